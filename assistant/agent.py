@@ -1,0 +1,169 @@
+"""The agent loop: ask the provider, run the tools it asks for, feed results back, until it answers.
+
+It knows the provider interface, the tool registry and the prompts; no SQL and no UI. A turn is an
+async stream of events the UI (or the CLI) renders.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from assistant.budget import BudgetExceeded
+from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage, to_json
+from assistant.prompts import load_prompt
+from assistant.providers.base import Provider, ProviderError
+from assistant.toolkit import ToolContext, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call: ToolCall
+    result: dict[str, Any]
+    is_error: bool
+    seconds: float
+
+
+@dataclass
+class TurnFinished:
+    text: str
+    provider: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost: Decimal = Decimal("0")
+    steps: int = 0
+    stopped: str | None = None  # None, "step_limit", "budget" or "provider_error"
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # e.g. which provider answered after a fallback
+
+
+Event = TextDelta | ToolStarted | ToolFinished | TurnFinished
+
+
+class Agent:
+    def __init__(self, provider: Provider, registry: ToolRegistry, max_steps: int = 8, *,
+                 max_output_tokens: int = 1024, temperature: float = 0.2, stream: bool = True):
+        self.provider = provider
+        self.registry = registry
+        self.max_steps = max_steps
+        self.max_output_tokens = max_output_tokens
+        self.temperature = temperature
+        self.stream = stream
+
+    def system_prompt(self, ctx: ToolContext) -> str:
+        return load_prompt("system").format(today=ctx.today.isoformat(), timezone=ctx.settings.timezone)
+
+    async def run_turn(self, history: list[Message], user_message: Message, ctx: ToolContext,
+                       provider: Provider | None = None) -> AsyncIterator[Event]:
+        """Run one user turn. `history` is extended in place with everything the turn adds.
+        `provider` overrides the agent's own for this turn (the user's choice in the chat)."""
+        provider = provider or self.provider
+        ctx.turn_id = ctx.turn_id or uuid.uuid4().hex
+        ctx.model = provider
+        ctx.attachments.update({a.id: a for a in user_message.attachments})
+        history.append(user_message)
+        usage, cost, texts, calls, notices = Usage(), Decimal("0"), [], [], []
+        answered_by = (provider.name, provider.model)
+        system, schemas = self.system_prompt(ctx), self.registry.schemas()
+        for step in range(1, self.max_steps + 1):
+            request = CompletionRequest(system=system, messages=history, tools=schemas, today=ctx.today,
+                                        max_output_tokens=self.max_output_tokens,
+                                        temperature=self.temperature, stream=self.stream,
+                                        user_id=ctx.user_id, thread_id=ctx.thread_id, turn_id=ctx.turn_id)
+            try:
+                streamed = _Streamed(provider.stream(request), texts)
+                async for delta in streamed:
+                    yield delta
+                answer = streamed.answer
+            except BudgetExceeded as exc:
+                text = str(exc) + (" The steps shown above were carried out." if calls else "")
+                yield TextDelta(text)
+                history.append(Message("assistant", text))
+                yield TurnFinished(text, *answered_by, usage, cost, step, "budget", calls, notices)
+                return
+            except ProviderError as exc:
+                done = "Nothing was changed by this message." if not calls else "Only the steps shown above were carried out."
+                text = f"I could not get an answer: {exc}. {done}"
+                yield TextDelta(text)
+                history.append(Message("assistant", text))
+                yield TurnFinished(text, *answered_by, usage, cost, step, "provider_error", calls, notices)
+                return
+            usage, cost = usage + answer.usage, cost + answer.cost
+            answered_by = (answer.provider or provider.name, answer.model or provider.model)
+            if answer.notice and answer.notice not in notices:
+                notices.append(answer.notice)
+            if answer.provider and answer.provider != provider.name and hasattr(provider, "starting_at"):
+                provider = provider.starting_at(answer.provider)  # the rest of the turn stays with it
+            history.append(Message("assistant", answer.text, list(answer.tool_calls)))
+            if not answer.tool_calls:
+                yield TurnFinished("".join(texts), *answered_by, usage, cost, step, None, calls, notices)
+                return
+            answered: set[str] = set()
+            try:
+                for call in answer.tool_calls:
+                    yield ToolStarted(call)
+                    started = time.perf_counter()
+                    outcome = await self.registry.call(call, ctx)
+                    seconds = time.perf_counter() - started
+                    log.info("tool call", extra={"tool": call.name, "ok": not outcome.is_error,
+                                                 "ms": round(seconds * 1000, 1), "turn_id": ctx.turn_id})
+                    history.append(Message("tool", to_json(outcome.result), tool_call_id=call.id,
+                                           name=call.name, is_error=outcome.is_error))
+                    answered.add(call.id)
+                    calls.append({"name": call.name, "arguments": call.arguments,
+                                  "result": outcome.result, "is_error": outcome.is_error})
+                    yield ToolFinished(call, outcome.result, outcome.is_error, seconds)
+            finally:
+                # Stopped (the user pressed Stop, the handler failed) between a tool call and its
+                # result: vendors refuse a conversation with a call left unanswered, so answer it.
+                for call in answer.tool_calls:
+                    if call.id not in answered:
+                        history.append(Message("tool", to_json({"error": "stopped before this tool ran"}),
+                                               tool_call_id=call.id, name=call.name, is_error=True))
+        text = (f"I stopped after {self.max_steps} steps without finishing this request, so nothing more "
+                "will be done for it. Try asking for one thing at a time.")
+        yield TextDelta(text)
+        history.append(Message("assistant", text))
+        yield TurnFinished("".join(texts) + text, *answered_by, usage, cost,
+                           self.max_steps, "step_limit", calls, notices)
+
+class _Streamed:
+    """Wraps a provider stream: yields its text deltas, keeps the final `Completion`."""
+
+    def __init__(self, stream: AsyncIterator[TextDelta | Completion], texts: list[str]):
+        self._stream = stream
+        self._texts = texts
+        self.answer: Completion | None = None
+
+    async def __aiter__(self) -> AsyncIterator[TextDelta]:
+        streamed = False
+        try:
+            async for item in self._stream:
+                if isinstance(item, TextDelta):
+                    streamed = True
+                    self._texts.append(item.text)
+                    yield item
+                else:
+                    self.answer = item
+        except (ProviderError, BudgetExceeded):
+            raise
+        except Exception as exc:  # a provider bug must not become a stack trace in the chat
+            log.exception("provider failed")
+            raise ProviderError(type(exc).__name__) from exc
+        if self.answer is None:
+            raise ProviderError("the provider ended its answer without a result")
+        if self.answer.text and not streamed:  # a plain (non-streaming) answer: show it whole
+            self._texts.append(self.answer.text)
+            yield TextDelta(self.answer.text)

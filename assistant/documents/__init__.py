@@ -1,0 +1,1 @@
+"""Turning bytes into text and text into bill fields; storing originals."""

@@ -1,0 +1,219 @@
+"""Bytes -> text. The type is decided by content, not by the file name.
+
+Blocking work (PDF parsing) is meant to run in a thread: call `read_document` via
+`asyncio.to_thread` (see `read_attachment`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.documents import ocr
+
+log = logging.getLogger(__name__)
+
+
+class DocumentError(Exception):
+    """The document cannot be used; the message tells the user why, in plain words."""
+
+
+@dataclass
+class ReadDocument:
+    text: str
+    mime: str
+    pages: int
+    sha256: str
+    size_bytes: int
+    data: bytes
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif",
+               b"RIFF": "image/webp"}
+
+
+def sniff_image(head: bytes) -> str | None:
+    """The image type of a file from its first bytes, or None."""
+    for magic, mime in IMAGE_MAGIC.items():
+        if head.startswith(magic) and (mime != "image/webp" or head[8:12] == b"WEBP"):
+            return mime
+    return None
+
+
+def read_document(data: bytes, name: str, max_bytes: int, max_pages: int) -> ReadDocument:
+    """Text from a text file or a PDF; an image comes back with empty text and its image type."""
+    if not data:
+        raise DocumentError(f"{name} is empty.")
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name} is {_mb(len(data))}; the limit is {_mb(max_bytes)}. Nothing was filed.")
+    sha = hashlib.sha256(data).hexdigest()
+    image = sniff_image(data[:16])
+    if image:
+        return ReadDocument(_image_text(data, name), image, 1, sha, len(data), data)
+    if data.lstrip()[:5] == b"%PDF-":
+        text, pages = _pdf_text(data, name, max_pages)
+        return ReadDocument(text, "application/pdf", pages, sha, len(data), data)
+    if looks_like_email(data):
+        return ReadDocument(_email_text(data, name, max_bytes, max_pages), "message/rfc822", 1, sha, len(data), data)
+    return ReadDocument(_plain_text(data, name), "text/plain", 1, sha, len(data), data)
+
+
+_HEADER = re.compile(rb"^(?:Received|Return-Path|Delivered-To|From|To|Subject|Date|Message-ID|MIME-Version|"
+                     rb"Content-Type|X-[\w-]+|Reply-To|DKIM-Signature|ARC-[\w-]+):", re.IGNORECASE)
+
+
+def looks_like_email(data: bytes) -> bool:
+    """An RFC 822 message: it starts with header lines, among them From and one of Subject/Date/MIME-Version."""
+    head = data[:4096].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].split(b"\n")
+    if not head or not _HEADER.match(head[0]):
+        return False
+    names = {line.split(b":", 1)[0].strip().lower() for line in head if b":" in line and not line[:1].isspace()}
+    return b"from" in names and bool(names & {b"subject", b"date", b"mime-version"})
+
+
+def _email_text(data: bytes, name: str, max_bytes: int, max_pages: int) -> str:
+    """The sender, subject and body of an email, followed by the text of its PDF and text attachments
+    (a bill is often the attachment, the sender names the vendor)."""
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    parts = [f"From: {message.get('From', '')}", f"Subject: {message.get('Subject', '')}",
+             f"Date: {message.get('Date', '')}", ""]
+    body = message.get_body(preferencelist=("plain", "html"))
+    if body is not None:
+        content = body.get_content()
+        if body.get_content_type() == "text/html":
+            content = _html_text(content)
+        parts.append(content.strip())
+    for attachment in message.iter_attachments():
+        filename = attachment.get_filename() or "attachment"
+        payload = attachment.get_payload(decode=True) or b""
+        if not payload or len(payload) > max_bytes:
+            continue
+        try:
+            inner = read_document(payload, filename, max_bytes, max_pages)
+        except DocumentError as exc:
+            parts.append(f"\n[attachment {filename}: {exc}]")
+            continue
+        if inner.text:
+            parts.append(f"\n--- attachment: {filename} ---\n{inner.text.strip()}")
+    text = "\n".join(parts).strip()
+    if not text:
+        raise DocumentError(f"{name} is an email with nothing readable in it.")
+    return text
+
+
+def _html_text(html: str) -> str:
+    html = re.sub(r"(?is)<(script|style).*?</\1>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</p>|</tr>|</div>|</h\d>", "\n", html)
+    text = re.sub(r"<[^>]+>", " ", html)
+    text = (text.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+            .replace("&euro;", "€").replace("&pound;", "£"))
+    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines() if line.strip())
+
+
+def _plain_text(data: bytes, name: str) -> str:
+    head = data[:8192]
+    if b"\x00" in head:
+        raise DocumentError(
+            f"{name} is not a text file or a PDF I can read (it looks like binary data). "
+            "Attach the bill as a PDF or a .txt file, or paste its text."
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes almost anything
+        raise DocumentError(f"{name} is not readable text.")
+    controls = sum(1 for c in text[:8192] if ord(c) < 32 and c not in "\r\n\t\f")
+    if controls > max(4, len(text[:8192]) // 50):
+        raise DocumentError(f"{name} is not a text file or a PDF I can read (it looks like binary data).")
+    if not text.strip():
+        raise DocumentError(f"{name} has no text in it.")
+    return text.replace("\r\n", "\n")
+
+
+def _pdf_text(data: bytes, name: str, max_pages: int) -> tuple[str, int]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                unlocked = reader.decrypt("")
+            except Exception:
+                unlocked = 0
+            if not unlocked:
+                raise DocumentError(
+                    f"{name} is password-protected. Remove the password (or print it to a new PDF) "
+                    "and attach it again."
+                )
+        pages = len(reader.pages)
+        if pages > max_pages:
+            raise DocumentError(f"{name} has {pages} pages; the limit is {max_pages}. Nothing was filed.")
+        text = "\n".join((page.extract_text() or "") for page in reader.pages)
+    except DocumentError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise DocumentError(f"{name} is password-protected.") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            RecursionError, OSError, AssertionError, ZeroDivisionError) as exc:
+        log.info("pdf unreadable", extra={"file_name": name, "error": type(exc).__name__})
+        raise DocumentError(f"{name} could not be read as a PDF: the file looks damaged.") from exc
+    if not text.strip():
+        text = _ocr(lambda: ocr.ocr_pdf(data), name)
+    if not text.strip():
+        raise DocumentError(
+            f"{name} has no text layer (it looks like a scan) and I could not read any text in the "
+            "scanned pages. Paste the bill's text, or attach a sharper scan."
+        )
+    return text, pages
+
+
+def _image_text(data: bytes, name: str) -> str:
+    size = ocr.image_size(data)
+    if size and size[0] * size[1] > ocr.MAX_PIXELS:
+        raise DocumentError(f"{name} is a {size[0]}x{size[1]} image, too large to read; send a smaller photo.")
+    return _ocr(lambda: ocr.ocr_image(data), name)
+
+
+def _ocr(run, name: str) -> str:
+    """OCR text, or "" when OCR cannot read it (the caller says so plainly)."""
+    try:
+        return run()
+    except Exception as exc:  # a broken image, an unusual PDF: no text, not a crash
+        log.info("ocr failed", extra={"file_name": name, "error": type(exc).__name__})
+        return ""
+
+
+async def read_path(path: Path, name: str, max_bytes: int, max_pages: int) -> ReadDocument:
+    """Read a file from disk off the event loop, refusing an oversized one before loading it."""
+    size = await asyncio.to_thread(lambda: path.stat().st_size)
+    if size > max_bytes:
+        raise DocumentError(f"{name} is {_mb(size)}; the limit is {_mb(max_bytes)}. Nothing was filed.")
+    data = await asyncio.to_thread(path.read_bytes)
+    return await asyncio.to_thread(read_document, data, name, max_bytes, max_pages)
+
+
+async def sniff_path(path: Path) -> str | None:
+    def head() -> bytes:
+        with path.open("rb") as fh:
+            return fh.read(16)
+
+    return sniff_image(await asyncio.to_thread(head))
+
+
+async def read_text(text: str, name: str, max_bytes: int) -> ReadDocument:
+    return await asyncio.to_thread(read_document, text.encode("utf-8"), name, max_bytes, 1)

@@ -1,0 +1,1 @@
+"""The life graph: users, vendors, documents, commitments and the usage ledger. Owns all SQL."""

@@ -1,0 +1,56 @@
+"""HTTP routes we add to Chainlit's server: attachments, served to their owner only."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from chainlit.auth import get_current_user
+from chainlit.server import app
+from fastapi import Depends, HTTPException
+from fastapi.responses import FileResponse
+from starlette.routing import Route
+
+from assistant.web.storage import LocalStorage, UnsafeKey
+
+
+def install(storage: LocalStorage, services=None) -> None:
+    async def attachment(key: str, user=Depends(get_current_user)):
+        if user is None or key.split("/", 1)[0] != user.id:
+            raise HTTPException(status_code=404)
+        try:
+            path = storage.path_for(key)
+        except UnsafeKey:
+            raise HTTPException(status_code=404) from None
+        if not path.is_file():
+            raise HTTPException(status_code=404)
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=mime, filename=path.name,
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    async def original(document_id: int, user=Depends(get_current_user)):
+        """A filed bill's original file, to its owner only."""
+        from assistant.documents import store
+        from assistant.graph.bills import get_document
+
+        if user is None or services is None:
+            raise HTTPException(status_code=404)
+        async with services.sessions() as session:
+            document = await get_document(session, user.id, document_id)
+        if document is None:
+            raise HTTPException(status_code=404)
+        path = store.path_for(services.settings.documents_dir, document.sha256)
+        if not path.is_file():
+            raise HTTPException(status_code=404)
+        extension = {"application/pdf": ".pdf", "text/plain": ".txt", "message/rfc822": ".eml"}.get(
+            document.mime, mimetypes.guess_extension(document.mime) or "")
+        name = document.filename or f"bill-{document.id}{extension}"
+        return FileResponse(path, media_type=document.mime, filename=name,
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    app.add_api_route("/attachments/{key:path}", attachment, methods=["GET"])
+    app.add_api_route("/documents/{document_id}", original, methods=["GET"])
+    # Chainlit ends its routes with a catch-all that serves the UI: ours must come before it.
+    ours = [app.router.routes.pop() for _ in range(2)]
+    assert all(isinstance(r, Route) for r in ours)
+    for route in ours:
+        app.router.routes.insert(0, route)

@@ -1,0 +1,116 @@
+"""Test documents made on the fly: bills as text, PDFs with and without a text layer."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import date
+
+
+def bill_text(vendor: str = "Pacific Power", amount: str = "120.50", due: date | None = None,
+              account: str | None = None, invoice: str = "INV-2026-0042") -> str:
+    account = account or f"ACCT-{sum(map(ord, vendor)) * 7919 % 1_000_000:06d}"  # one per vendor
+    due_line = f"Due date: {due.isoformat()}\n" if due else ""
+    return (f"{vendor}\nInvoice number: {invoice}\nAccount number: {account}\n"
+            f"Statement date: 2026-11-01\nAmount due: ${amount}\n{due_line}Thank you for your business.\n")
+
+
+def _pdf(objects: list[bytes]) -> bytes:
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def text_pdf(text: str) -> bytes:
+    """A one-page PDF whose text layer holds `text` (Helvetica, one line per line)."""
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    lines = text.splitlines() or [""]
+    ops = ["BT", "/F1 11 Tf", "14 TL", "50 780 Td"]
+    for line in lines:
+        ops.append(f"({esc(line)}) Tj T*")
+    ops.append("ET")
+    stream = zlib.compress("\n".join(ops).encode("latin-1", "replace"))
+    return _pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ])
+
+
+def image_only_pdf() -> bytes:
+    """A one-page PDF with a small grey image and no text at all (what a scan looks like)."""
+    pixels = zlib.compress(bytes([128]) * (20 * 20))
+    content = b"q 200 0 0 200 50 500 cm /Im1 Do Q"
+    return _pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
+        f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream",
+        f"<< /Type /XObject /Subtype /Image /Width 20 /Height 20 /ColorSpace /DeviceGray "
+        f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n".encode()
+        + pixels + b"\nendstream",
+    ])
+
+
+def tiny_png() -> bytes:
+    """A valid 2x2 grey PNG (for "a photo of a bill" in tests that only need an image)."""
+    import struct
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + bytes([128, 128]) for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _rendered(text: str):
+    """`text` drawn black on white (a grayscale numpy array), like a clean scan."""
+    import cv2
+    import numpy as np
+
+    lines = text.splitlines()
+    image = np.full((60 + 48 * len(lines), 1100), 255, np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(image, line, (30, 60 + 48 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2, cv2.LINE_AA)
+    return image
+
+
+def bill_photo(text: str) -> bytes:
+    """A PNG "photo" of a bill whose lines are `text`."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", _rendered(text))
+    assert ok
+    return png.tobytes()
+
+
+def scanned_pdf(text: str) -> bytes:
+    """A one-page PDF holding only an image of `text` (no text layer), as a scanner makes."""
+    image = _rendered(text)
+    height, width = image.shape
+    pixels = zlib.compress(image.tobytes())
+    content = f"q 540 0 0 {540 * height // width} 30 {800 - 540 * height // width} cm /Im1 Do Q".encode()
+    return _pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
+        f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream",
+        f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceGray "
+        f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n".encode()
+        + pixels + b"\nendstream",
+    ])
