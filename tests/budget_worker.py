@@ -21,7 +21,8 @@ async def main(turns: int, users: list[str]) -> None:
         async def one(i: int) -> None:
             ctx = services.tool_context(await services.user_id(users[i % len(users)]))
             events = [e async for e in services.agent.run_turn([], Message("user", "who do I pay?"), ctx)]
-            print(json.dumps({"stopped": events[-1].stopped, "cost": str(events[-1].cost)}), flush=True)
+            print(json.dumps({"stopped": events[-1].stopped, "cost": str(events[-1].cost),
+                              "text": events[-1].text[:300]}), flush=True)
 
         await asyncio.gather(*(one(i) for i in range(turns)))
     finally:

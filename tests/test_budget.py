@@ -282,7 +282,7 @@ async def test_two_app_processes_never_overspend(tmp_path, database_url, fake):
         outputs = [await p.communicate() for p in procs]
         assert all(p.returncode == 0 for p in procs), [o[1].decode()[-2000:] for o in outputs]
         turns = [json.loads(line) for out, _ in outputs for line in out.decode().splitlines()]
-        assert len(turns) == 30 and {t["stopped"] for t in turns} == {None, "budget"}
+        assert len(turns) == 30 and {t["stopped"] for t in turns} == {None, "budget"}, [t for t in turns if t["stopped"] not in (None, "budget")]
         rows = await ledger_rows(services)
         settled = [r for r in rows if r.status == "settled"]
         total = sum((r.cost for r in settled), Decimal("0"))

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import uuid
 from importlib import resources
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def seed_tiktoken_cache(cache_dir: Path) -> bool:
         if hashlib.sha256(raw).hexdigest() != expected:
             log.warning("tiktoken file does not match its hash; using the rough estimate", extra={"encoding": name})
             return False
-        tmp = target.with_suffix(".tmp")
+        # a unique temporary name: several processes may seed the same directory at once
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(raw)
         tmp.replace(target)
     # The one place we set an environment variable: tiktoken reads its cache location from it.
