@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     document_max_pages: int = Field(
         200, validation_alias=_env("DOCUMENT_MAX_PAGES", "document_max_pages")
     )
+    document_max_decompressed_mb: float = Field(
+        100, validation_alias=_env("DOCUMENT_MAX_DECOMPRESSED_MB", "document_max_decompressed_mb")
+    )
     agent_max_steps: int = Field(8, validation_alias=_env("AGENT_MAX_STEPS", "agent_max_steps"))
     chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL", "chroma_url"))
     review_below: float = Field(0.35, ge=0, le=1, validation_alias=_env("REVIEW_CONFIDENCE_BELOW", "review_below"))
@@ -149,6 +152,10 @@ class Settings(BaseSettings):
     @property
     def document_max_bytes(self) -> int:
         return int(self.document_max_size_mb * 1024 * 1024)
+
+    @property
+    def document_max_decompressed_bytes(self) -> int:
+        return int(self.document_max_decompressed_mb * 1024 * 1024)
 
     @property
     def documents_dir(self) -> Path:

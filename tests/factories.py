@@ -49,6 +49,24 @@ def text_pdf(text: str) -> bytes:
     ])
 
 
+def padded_pdf(text: str, pad_bytes: int, pages: int = 1) -> bytes:
+    """A text PDF whose every page's content stream unpacks to `pad_bytes` more (blank lines, which
+    compress ~1000:1): a small file that expands a lot, the way a "zip bomb" does."""
+    ops = "BT /F1 11 Tf 50 780 Td (" + text + ") Tj ET\n" + " " * pad_bytes
+    stream = zlib.compress(ops.encode("latin-1"), 9)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode()]
+    font = 3 + 2 * pages
+    for i in range(pages):
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {4 + 2 * i} 0 R "
+                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
+        objects.append(f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream
+                       + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return _pdf(objects)
+
+
 def image_only_pdf() -> bytes:
     """A one-page PDF with a small grey image and no text at all (what a scan looks like)."""
     pixels = zlib.compress(bytes([128]) * (20 * 20))

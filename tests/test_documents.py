@@ -13,7 +13,7 @@ from assistant.documents.reader import DocumentError, read_document
 from assistant.documents.extract import extract
 from assistant.documents.recognise import looks_like_bill
 from assistant.documents.values import parse_decimal as parse_amount
-from tests.factories import bill_text, image_only_pdf, text_pdf
+from tests.factories import bill_text, image_only_pdf, padded_pdf, text_pdf
 
 MB = 1024 * 1024
 
@@ -53,6 +53,19 @@ def test_password_protected_pdf_is_refused_plainly():
 def test_page_limit():
     with pytest.raises(DocumentError, match="pages; the limit is 0"):
         read(text_pdf("a"), pages=0)
+
+
+def test_a_pdf_that_unpacks_past_the_limit_is_refused():
+    bomb = padded_pdf("ACME Amount due: 5.00", pad_bytes=8 * MB)
+    assert len(bomb) < 50_000  # small on disk
+    with pytest.raises(DocumentError, match="expands to more than 2.0 MB"):
+        read_document(bomb, "bomb.pdf", 10 * MB, 50, max_decompressed=2 * MB)
+    # each page under the limit, together over it
+    pages = padded_pdf("ACME Amount due: 5.00", pad_bytes=MB // 2, pages=5)
+    with pytest.raises(DocumentError, match="expands to more than 2.0 MB"):
+        read_document(pages, "pages.pdf", 10 * MB, 50, max_decompressed=2 * MB)
+    # the same document under a larger limit reads
+    assert "ACME" in read_document(pages, "pages.pdf", 10 * MB, 50, max_decompressed=4 * MB).text
 
 
 @pytest.mark.parametrize("raw, value", [

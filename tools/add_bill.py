@@ -34,13 +34,14 @@ class AddBillArgs(BaseModel):
 
 async def _read(args: AddBillArgs, ctx: ToolContext) -> tuple[ReadDocument, str, str | None]:
     limit, pages = ctx.settings.document_max_bytes, ctx.settings.document_max_pages
+    unpacked = ctx.settings.document_max_decompressed_bytes
     try:
         if args.attachment_id:
             att = ctx.attachments.get(args.attachment_id)
             if att is None:
                 raise ToolError(f"there is no attachment {args.attachment_id!r} in this turn")
             if att.path is not None:
-                doc = await read_path(att.path, att.name, limit, pages)
+                doc = await read_path(att.path, att.name, limit, pages, unpacked)
                 return doc, att.source, att.name
             if att.text is not None:
                 doc = await read_text(att.text, att.name, limit)

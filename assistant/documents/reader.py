@@ -51,8 +51,17 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-def read_document(data: bytes, name: str, max_bytes: int, max_pages: int) -> ReadDocument:
-    """Text from a text file or a PDF; an image comes back with empty text and its image type."""
+DEFAULT_MAX_DECOMPRESSED = 100 * 1024 * 1024
+
+
+def read_document(data: bytes, name: str, max_bytes: int, max_pages: int,
+                  max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> ReadDocument:
+    """Text from a text file, an email or a PDF (an image or a scan: through OCR).
+
+    Limits, each with its own message: `max_bytes` (the file), `max_pages` (a PDF's pages),
+    `max_decompressed` (what a PDF's compressed streams expand to, all pages together, and the text
+    taken out of it: a small file can hold a "zip bomb"). Images are limited by their pixel count
+    (`ocr.MAX_PIXELS`), read from the header before any pixel is decoded."""
     if not data:
         raise DocumentError(f"{name} is empty.")
     if len(data) > max_bytes:
@@ -62,10 +71,10 @@ def read_document(data: bytes, name: str, max_bytes: int, max_pages: int) -> Rea
     if image:
         return ReadDocument(_image_text(data, name), image, 1, sha, len(data), data)
     if data.lstrip()[:5] == b"%PDF-":
-        text, pages = _pdf_text(data, name, max_pages)
+        text, pages = _pdf_text(data, name, max_pages, max_decompressed)
         return ReadDocument(text, "application/pdf", pages, sha, len(data), data)
     if looks_like_email(data):
-        return ReadDocument(_email_text(data, name, max_bytes, max_pages), "message/rfc822", 1, sha, len(data), data)
+        return ReadDocument(_email_text(data, name, max_bytes, max_pages, max_decompressed), "message/rfc822", 1, sha, len(data), data)
     return ReadDocument(_plain_text(data, name), "text/plain", 1, sha, len(data), data)
 
 
@@ -82,7 +91,7 @@ def looks_like_email(data: bytes) -> bool:
     return b"from" in names and bool(names & {b"subject", b"date", b"mime-version"})
 
 
-def _email_text(data: bytes, name: str, max_bytes: int, max_pages: int) -> str:
+def _email_text(data: bytes, name: str, max_bytes: int, max_pages: int, max_decompressed: int) -> str:
     """The sender, subject and body of an email, followed by the text of its PDF and text attachments
     (a bill is often the attachment, the sender names the vendor)."""
     message = email.message_from_bytes(data, policy=email.policy.default)
@@ -100,7 +109,7 @@ def _email_text(data: bytes, name: str, max_bytes: int, max_pages: int) -> str:
         if not payload or len(payload) > max_bytes:
             continue
         try:
-            inner = read_document(payload, filename, max_bytes, max_pages)
+            inner = read_document(payload, filename, max_bytes, max_pages, max_decompressed)
         except DocumentError as exc:
             parts.append(f"\n[attachment {filename}: {exc}]")
             continue
@@ -144,9 +153,32 @@ def _plain_text(data: bytes, name: str) -> str:
     return text.replace("\r\n", "\n")
 
 
-def _pdf_text(data: bytes, name: str, max_pages: int) -> tuple[str, int]:
+def _too_big(name: str, limit: int) -> DocumentError:
+    return DocumentError(f"{name} expands to more than {_mb(limit)} when unpacked (the limit for one document); "
+                         "it is not a bill I can read. Nothing was filed.")
+
+
+def _pdf_text(data: bytes, name: str, max_pages: int, max_decompressed: int) -> tuple[str, int]:
+    from pypdf import apply_configuration
+    from pypdf.errors import LimitReachedError
+
+    # pypdf stops any one stream at the limit; the pages' streams together are counted below.
+    limits = {k: max_decompressed for k in ("maximum_declared_stream_length", "zlib_maximum_output_length",
+                                            "lzw_maximum_output_length", "run_length_maximum_output_length",
+                                            "array_based_stream_maximum_output_length",
+                                            "brotli_maximum_output_length", "jbig2_maximum_output_length",
+                                            "image_maximum_buffer_size")}
+    try:
+        with apply_configuration(**limits):
+            return _pdf_text_limited(data, name, max_pages, max_decompressed)
+    except LimitReachedError as exc:
+        log.info("pdf over the decompressed limit", extra={"file_name": name})
+        raise _too_big(name, max_decompressed) from exc
+
+
+def _pdf_text_limited(data: bytes, name: str, max_pages: int, max_decompressed: int) -> tuple[str, int]:
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -163,8 +195,18 @@ def _pdf_text(data: bytes, name: str, max_pages: int) -> tuple[str, int]:
         pages = len(reader.pages)
         if pages > max_pages:
             raise DocumentError(f"{name} has {pages} pages; the limit is {max_pages}. Nothing was filed.")
-        text = "\n".join((page.extract_text() or "") for page in reader.pages)
-    except DocumentError:
+        unpacked, texts = 0, []
+        for page in reader.pages:
+            contents = page.get_contents()
+            unpacked += len(contents.get_data()) if contents is not None else 0
+            if unpacked > max_decompressed:
+                raise _too_big(name, max_decompressed)
+            texts.append(page.extract_text() or "")
+            unpacked += len(texts[-1])
+            if unpacked > max_decompressed:
+                raise _too_big(name, max_decompressed)
+        text = "\n".join(texts)
+    except (DocumentError, LimitReachedError):
         raise
     except FileNotDecryptedError as exc:
         raise DocumentError(f"{name} is password-protected.") from exc
@@ -198,13 +240,14 @@ def _ocr(run, name: str) -> str:
         return ""
 
 
-async def read_path(path: Path, name: str, max_bytes: int, max_pages: int) -> ReadDocument:
+async def read_path(path: Path, name: str, max_bytes: int, max_pages: int,
+                    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> ReadDocument:
     """Read a file from disk off the event loop, refusing an oversized one before loading it."""
     size = await asyncio.to_thread(lambda: path.stat().st_size)
     if size > max_bytes:
         raise DocumentError(f"{name} is {_mb(size)}; the limit is {_mb(max_bytes)}. Nothing was filed.")
     data = await asyncio.to_thread(path.read_bytes)
-    return await asyncio.to_thread(read_document, data, name, max_bytes, max_pages)
+    return await asyncio.to_thread(read_document, data, name, max_bytes, max_pages, max_decompressed)
 
 
 async def sniff_path(path: Path) -> str | None:

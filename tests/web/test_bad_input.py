@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfWriter
 
 from tests.conftest import LiveServer
-from tests.factories import bill_text, image_only_pdf, text_pdf
+from tests.factories import bill_text, image_only_pdf, padded_pdf, text_pdf
 from tests.web.chat_client import ChatClient
 from tests.web.conftest import USERS, count, files_under
 
@@ -47,6 +47,9 @@ CASES = {
         ["bill.pdf is not a text file or a PDF I can read"]),
     "scan-without-text-layer": Case("my scanned bill", ("scan.pdf", image_only_pdf(), "application/pdf"),
                                     ["scan.pdf has no text layer", "Paste the bill's text"]),
+    "pdf-unpacking-past-100MB": Case("", ("bomb.pdf", padded_pdf("Amount due: 5.00", 110 * 1024 * 1024),
+                                           "application/pdf"),
+                                     ["bomb.pdf expands to more than 100.0 MB", "Nothing was filed"]),
     "password-protected-pdf": Case("", ("locked.pdf", encrypted_pdf(), "application/pdf"),
                                    ["locked.pdf is password-protected", "Remove the password"]),
 }
