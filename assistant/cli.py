@@ -249,6 +249,39 @@ def user_add(name: str, password: Annotated[str, typer.Option(prompt=True, hide_
     console.print(f"user {name} is ready")
 
 
+@app.command()
+def reindex(everything: Annotated[bool, typer.Option("--all", help="redo every document, not only those "
+                                                                 "missing from the index")] = False) -> None:
+    """Put filed documents into the search index: those filed while it was down, or all of them."""
+    settings = _settings()
+
+    async def run() -> tuple[int, int]:
+        from sqlalchemy import func, select
+
+        from assistant.documents.catchup import index_pending, reset_index_marks
+        from assistant.graph.models import Document
+
+        services = await _services(settings)
+        try:
+            if everything:
+                await reset_index_marks(services.sessions)
+            done = 0
+            while batch := await index_pending(services.index, services.sessions, None, limit=100):
+                done += batch
+            async with services.sessions() as session:
+                left = await session.scalar(select(func.count()).select_from(Document)
+                                            .where(Document.indexed_at.is_(None)))
+            return done, left or 0
+        finally:
+            await services.close()
+
+    done, left = asyncio.run(run())
+    console.print(f"indexed {done} document(s)" + (f"; {left} could not be indexed (is the index reachable?)"
+                                                   if left else ""))
+    if left:
+        raise typer.Exit(1)
+
+
 eval_app = typer.Typer(help="Measure the assistant on documents with known answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 

@@ -90,6 +90,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def chroma_running(port: int, data: Path) -> Iterator[str]:
+    """A real Chroma server (`chroma run`) on `port`, storing under `data`; its URL while it runs."""
+    chroma = Path(sys.executable).parent / "chroma"
+    data.mkdir(parents=True, exist_ok=True)
+    log = (data / "server.log").open("wb")
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(data / "db"), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited ({proc.returncode}): "
+                                   + (data / "server.log").read_text(errors="replace")[-2000:])
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("chroma run did not answer within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 @dataclass
 class LiveServer:
     url: str

@@ -162,16 +162,26 @@ async def test_find_a_bill_by_meaning(services):
     assert "no filed bill" in (await turn(services, bob, [], "find my power bill")).text
 
 
-async def test_with_search_down_a_bill_is_still_filed_and_search_says_so(database_url, tmp_path):
+async def test_with_search_down_a_bill_is_still_filed_and_found_once_search_is_back(database_url, tmp_path):
     from assistant.service import build_services
-    from tests.conftest import free_port, make_settings
+    from tests.conftest import chroma_running, free_port, make_settings
 
-    services = build_services(make_settings(tmp_path, database_url, chroma_url=f"http://127.0.0.1:{free_port()}"))
+    port = free_port()
+    services = build_services(make_settings(tmp_path, database_url, chroma_url=f"http://127.0.0.1:{port}"))
     try:
         alice = await services.user_id("alice")
-        filed = await turn(services, alice, [], bill_text("Bright Grid Electric", "88.00", TODAY))
+        filed = await turn(services, alice, [], bill_text("Bright Grid Electric", "88.00", TODAY)
+                           + "Electricity supply, 412 kWh used this period\n")
         assert filed.tool_calls[0]["result"]["filed"] and await count(services, Commitment) == 1
         t = await turn(services, alice, [], "find my power bill")
         assert t.tool_calls[0]["is_error"] and "search is unavailable right now" in t.text
+        async with services.sessions() as s:
+            assert (await s.scalars(select(Document.indexed_at))).all() == [None]  # waiting for the index
+        with chroma_running(port, tmp_path / "chroma"):
+            t = await turn(services, alice, [], "find my power bill")
+            assert not t.tool_calls[0]["is_error"], t.text
+            assert t.tool_calls[0]["result"]["hits"][0]["vendor"] == "Bright Grid Electric"
+            async with services.sessions() as s:
+                assert None not in (await s.scalars(select(Document.indexed_at))).all()
     finally:
         await services.close()

@@ -53,3 +53,22 @@ def test_db_upgrade_is_idempotent(tmp_path, database_url):
     for _ in range(2):
         run = cli(tmp_path, database_url, "db", "upgrade")
         assert run.returncode == 0 and "up to date" in run.stdout, run.stderr
+
+
+def test_reindex_puts_every_filed_document_back_into_search(tmp_path, database_url):
+    bill = tmp_path / "water.txt"
+    bill.write_text(bill_text("City Water", "45.10", datetime.now(UTC).date(), invoice="W-9")
+                    + "Water and sewer service, 14 cubic meters\n")
+    assert cli(tmp_path, database_url, "ingest", str(bill), "--user", "alice").returncode == 0
+    nothing = cli(tmp_path, database_url, "reindex")
+    assert nothing.returncode == 0 and "indexed 0 document(s)" in nothing.stdout, nothing.stderr
+    # the index is lost (e.g. a backup restored without it): --all rebuilds it from the database
+    import shutil
+
+    shutil.rmtree(tmp_path / "data" / "chroma")
+    run = cli(tmp_path, database_url, "reindex", "--all")
+    assert run.returncode == 0 and "indexed 1 document(s)" in run.stdout, run.stderr
+    ask = cli(tmp_path, database_url, "ask", "find my water bill", "--user", "alice", "--json")
+    assert ask.returncode == 0, ask.stderr
+    hits = json.loads(ask.stdout)["tool_calls"][0]["result"]["hits"]
+    assert hits and hits[0]["vendor"] == "City Water"

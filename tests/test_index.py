@@ -18,6 +18,7 @@ import pytest
 from assistant.documents import index as index_mod
 from assistant.documents.index import DocumentIndex, EmbeddingModelError, LocalMiniLM, chunk_text
 from assistant.settings import Settings
+from tests.conftest import chroma_running, free_port
 
 ALICE, BOB, CAROL, DORA = "alice", "bob", "carol", "dora"  # the server lives for the module
 
@@ -64,46 +65,11 @@ def no_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     """A real Chroma server (`chroma run`) on a free port; stopped after the module."""
-    chroma = Path(sys.executable).parent / "chroma"
-    port = _free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    log = (data / "server.log").open("wb")
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(data / "db"), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited ({proc.returncode}): "
-                                   + (data / "server.log").read_text(errors="replace")[-2000:])
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("chroma run did not answer within 60 s")
-            time.sleep(0.2)
+    with chroma_running(free_port(), tmp_path_factory.mktemp("chroma-server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(params=["embedded", "server"])

@@ -10,6 +10,7 @@ import logging
 from pydantic import BaseModel, Field
 
 from assistant.documents import store
+from assistant.documents.catchup import index_document, index_pending
 from assistant.documents.reader import DocumentError, ReadDocument, read_path, read_text
 from assistant.documents.extract import extract
 from assistant.graph import bills
@@ -56,13 +57,12 @@ async def _read(args: AddBillArgs, ctx: ToolContext) -> tuple[ReadDocument, str,
 
 
 async def _index(ctx: ToolContext, document_id: int, vendor: str, text: str) -> None:
-    """Make the bill findable by meaning. The bill is filed either way: search is a convenience."""
-    if ctx.index is None or not text.strip():
+    """Make the bill findable by meaning. The bill is filed either way: search is a convenience, and a
+    bill filed while the index is down is indexed later (`documents/catchup.py`)."""
+    if ctx.index is None:
         return
-    try:
-        await ctx.index.add(ctx.user_id, document_id, vendor, text)
-    except Exception:
-        log.warning("document not indexed", extra={"document_id": document_id}, exc_info=True)
+    if await index_document(ctx.index, ctx.sessions, ctx.user_id, document_id, vendor, text):
+        await index_pending(ctx.index, ctx.sessions, ctx.user_id, limit=20)  # any filed during an outage
 
 
 @tool(AddBillArgs)

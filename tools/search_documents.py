@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from assistant.documents.catchup import index_pending
 from assistant.toolkit import ToolContext, ToolError, tool
 
 
@@ -19,6 +20,7 @@ async def search_documents(args: SearchDocumentsArgs, ctx: ToolContext) -> dict:
     if ctx.index is None:
         raise ToolError("document search is not available here")
     try:
+        await index_pending(ctx.index, ctx.sessions, ctx.user_id)  # bills filed while the index was down
         hits = await ctx.index.search(ctx.user_id, args.query, args.limit)
     except Exception as exc:
         raise ToolError("document search is unavailable right now (the search index could not be reached); "

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.graph.models import Commitment, CommitmentStatus, Document, Vendor, VendorAlias
@@ -89,6 +89,22 @@ async def find_document_by_sha(session: AsyncSession, owner_id: str, sha256: str
     return await session.scalar(
         select(Document).where(Document.owner_id == owner_id, Document.sha256 == sha256)
     )
+
+
+async def documents_to_index(session: AsyncSession, owner_id: str | None, limit: int) -> list[tuple[int, str, str | None, str]]:
+    """Documents whose text is not in the search index yet, oldest first: (id, owner, vendor, text).
+    `owner_id=None` is every user's (the operator's catch-up); otherwise one user's only."""
+    query = (select(Document.id, Document.owner_id, Vendor.name, Document.text)
+             .outerjoin(Vendor, Vendor.id == Document.vendor_id)
+             .where(Document.indexed_at.is_(None)).order_by(Document.id).limit(limit))
+    if owner_id is not None:
+        query = query.where(Document.owner_id == owner_id)
+    return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def mark_indexed(session: AsyncSession, owner_id: str, document_id: int, when: Any) -> None:
+    await session.execute(update(Document).where(Document.owner_id == owner_id, Document.id == document_id)
+                          .values(indexed_at=when))
 
 
 async def commitment_for_document(session: AsyncSession, owner_id: str, document_id: int) -> Commitment | None:

@@ -102,6 +102,7 @@ class Document(Base):
         UniqueConstraint("owner_id", "sha256", name="uq_documents_owner_sha256"),
         Index("ix_documents_owner_vendor_invoice", "owner_id", "vendor_id", "invoice_number"),
         Index("ix_documents_owner_account", "owner_id", "account_number"),
+        Index("ix_documents_owner_indexed", "owner_id", "indexed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -127,6 +128,8 @@ class Document(Base):
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    # when its text went into the search index; None = not yet (the index was down): caught up later
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Commitment(Base):

@@ -5,6 +5,7 @@ Run with `assistant serve`. Thin on purpose: everything a test would want lives 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import chainlit.server
 
 from assistant import logs
 from assistant.agent import ToolFinished, ToolStarted, TurnFinished
+from assistant.documents.catchup import index_pending
 from assistant.documents.recognise import looks_like_bill
 from assistant.graph.users import authenticate
 from assistant.documents.reader import sniff_path
@@ -115,15 +117,29 @@ async def _settings_update(values: dict[str, Any]) -> None:
     await cl.Message(content=f"From now on {who} ({chain.providers[0].model}) answers first.").send()
 
 
+def _catch_up_index() -> None:
+    """In the background: index this user's bills filed while the search index was down."""
+    user = cl.context.session.user
+    if user is not None and services.index is not None:
+        task = asyncio.create_task(index_pending(services.index, services.sessions, user.id))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task] = set()
+
+
 @cl.on_chat_start
 async def _chat_start() -> None:
     cl.user_session.set("history", [])
+    _catch_up_index()
     await _send_settings_panel()
 
 
 @cl.on_chat_resume
 async def _chat_resume(thread: dict[str, Any]) -> None:
     cl.user_session.set("history", messages_from_steps(thread.get("steps", [])))
+    _catch_up_index()
     await _send_settings_panel()
 
 
