@@ -72,6 +72,10 @@ class Agent:
         provider = provider or self.provider
         ctx.turn_id = ctx.turn_id or uuid.uuid4().hex
         ctx.model = provider
+        # Attachments of earlier turns stay usable ("it's from City Water" after a question about a
+        # bill sent before); ids repeat per message ("paste-1"), so the newest wins, this turn's last.
+        for earlier in history:
+            ctx.attachments.update({a.id: a for a in earlier.attachments})
         ctx.attachments.update({a.id: a for a in user_message.attachments})
         history.append(user_message)
         usage, cost, texts, calls, notices = Usage(), Decimal("0"), [], [], []

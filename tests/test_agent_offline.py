@@ -185,3 +185,54 @@ async def test_with_search_down_a_bill_is_still_filed_and_found_once_search_is_b
                 assert None not in (await s.scalars(select(Document.indexed_at))).all()
     finally:
         await services.close()
+
+
+async def test_after_an_ambiguous_vendor_the_users_answer_files_the_bill(services):
+    alice = await services.user_id("alice")
+
+    async def paste(history, vendor, amount, invoice):
+        text = bill_text(vendor, amount, TODAY + timedelta(days=5), invoice=invoice)
+        return await turn(services, alice, history, text, [Attachment("paste-1", "pasted bill", "paste", text=text)])
+
+    await paste([], "Stadtwerke Nord", "50.00", "N-1")
+    # "Süd" is close to "Nord": asked about; "a new one" files it under the name on the bill
+    history: list[Message] = []
+    asked = await paste(history, "Stadtwerke Süd", "60.00", "S-1")
+    assert "Is that **Stadtwerke Nord**, or a new vendor?" in asked.text and "a new one" in asked.text
+    assert await count(services, Commitment) == 1
+    t = await turn(services, alice, history, "a new one")
+    assert t.tool_calls[0]["arguments"] == {"attachment_id": "paste-1", "vendor": "Stadtwerke Süd"}
+    assert "Filed a bill from **Stadtwerke Süd**" in t.text and await count(services, Commitment) == 2
+
+    # a name matching both: the answer names one of them, with a typo
+    history = []
+    asked = await paste(history, "Stadtwerke", "70.00", "X-1")
+    assert asked.tool_calls[0]["result"]["candidates"] == ["Stadtwerke Nord", "Stadtwerke Süd"]
+    t = await turn(services, alice, history, "it's stadtwerke nrod")
+    assert t.tool_calls[0]["result"]["bill"]["vendor"] == "Stadtwerke Nord"
+    # the answer became an alias: the same name next time is filed without asking
+    t = await paste([], "Stadtwerke", "71.00", "X-2")
+    assert t.tool_calls[0]["result"]["bill"]["vendor"] == "Stadtwerke Nord"
+    # "the first one" picks by position
+    await paste([], "Blue Harbor Gas", "40.00", "B-1")
+    history = []
+    asked = await paste(history, "Blue Harbor Energy", "41.00", "B-2")
+    assert asked.tool_calls[0]["result"]["candidates"] == ["Blue Harbor Gas"]
+    t = await turn(services, alice, history, "the first one")
+    assert t.tool_calls[0]["result"]["bill"]["vendor"] == "Blue Harbor Gas"
+
+    # a question after the vendor question is a question, not a vendor name
+    await paste([], "Metro Transit", "30.00", "M-1")
+    history = []
+    assert (await paste(history, "Metro Transport", "31.00", "M-2")).tool_calls[0]["result"]["needs_vendor"]
+    t = await turn(services, alice, history, "what's due this week?")
+    assert [c["name"] for c in t.tool_calls] == ["find_bills"]
+    # ... and the question is over then: a later short reply is not taken as an answer to it
+    t = await turn(services, alice, history, "Hamburg Energie")
+    assert t.tool_calls == []
+    # a short plain answer that is none of the candidates names a new vendor
+    history = []
+    assert (await paste(history, "Metro Transport", "31.00", "M-2")).tool_calls[0]["result"]["needs_vendor"]
+    t = await turn(services, alice, history, "Hamburg Energie")
+    assert t.tool_calls[0]["result"]["bill"]["vendor"] == "Hamburg Energie"
+    assert await count(services, Commitment) == 8

@@ -79,7 +79,7 @@ def _added(result: dict[str, Any]) -> str:
     if result.get("needs_vendor"):
         options = " or ".join(f"**{c}**" for c in result["candidates"])
         return (f"This bill says it is from \"{result['name_on_bill']}\". Is that {options}, or a new vendor? "
-                "Paste it again with a first line like \"From: <vendor>\" and I'll file it there.")
+                f"Tell me which (for example \"it's {result['candidates'][0]}\" or \"a new one\") and I'll file it.")
     if result.get("duplicate"):
         when = result.get("first_filed") or "earlier"
         tail = f" It is bill #{b['id']} from **{b['vendor']}**, {format_money(b['amount'], b['currency'])}{_due(b)}." if b else ""

@@ -54,6 +54,20 @@ def read_intent(message: Message, history: list[Message], today: date) -> Intent
     t = re.sub(r"\s+", " ", text.lower().replace("’", "'")).strip()
     if not t:
         return Intent("help")
+    question = pending_vendor_question(history)
+    if question is not None:
+        vendor = _chosen_vendor(t, text, question, strict=True)
+        if vendor:
+            return _file_as(question, vendor)
+    intent = _read(t, history, today)
+    if intent.kind == "help" and question is not None:
+        vendor = _chosen_vendor(t, text, question, strict=False)
+        if vendor:
+            return _file_as(question, vendor)
+    return intent
+
+
+def _read(t: str, history: list[Message], today: date) -> Intent:
     for rx in _MARK_PAID:
         m = rx.search(t.rstrip("?.! "))
         if m:
@@ -157,6 +171,67 @@ def _mark_paid(target: str, history: list[Message], t: str, today: date) -> Inte
             return Intent("mark_paid")
         return Intent("mark_paid", [("mark_paid", {"bill_id": bill_id, "paid_date": paid_date})])
     return Intent("mark_paid", [("mark_paid", {"vendor": vendor, "paid_date": paid_date})], vendor=vendor)
+
+
+@dataclass
+class VendorQuestion:
+    """add_bill asked which vendor a bill is from: its arguments, the name on the bill, the candidates."""
+
+    arguments: dict[str, Any]
+    name_on_bill: str
+    candidates: list[str]
+
+
+def pending_vendor_question(history: list[Message]) -> VendorQuestion | None:
+    """The vendor question of the previous turn, if that turn ended with one."""
+    last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=-1)
+    calls = {c.id: c for m in history[last_user + 1:] if m.role == "assistant" for c in m.tool_calls}
+    for message in reversed(history[last_user + 1:]):
+        if message.role != "tool" or message.is_error or message.name != "add_bill":
+            continue
+        result = message.result()
+        call = calls.get(message.tool_call_id or "")
+        if result.get("needs_vendor") and call is not None:
+            return VendorQuestion({k: v for k, v in call.arguments.items() if k in ("attachment_id", "text")},
+                                  result["name_on_bill"], list(result.get("candidates") or []))
+    return None
+
+
+_ORDINALS = {"first": 0, "1st": 0, "1": 0, "one": 0, "second": 1, "2nd": 1, "2": 1, "two": 1,
+             "third": 2, "3rd": 2, "3": 2, "three": 2}
+_NEW = re.compile(r"^(?:(?:it'?s|it\s+is|that'?s|that\s+is)\s+)?(?:a\s+)?(?:new|neither|none|another|"
+                  r"different)(?:\s+(?:one|vendor|company|of\s+them))?$")
+_LEAD = re.compile(r"^(?:yes|yeah|yep|no|nope|ok|okay)?[,.!]?\s*(?:(?:it'?s|it\s+is|its|that'?s|that\s+is|"
+                   r"this\s+is|it\s+was|that\s+was)\s+)?(?:(?:from|by)\s+)?(?:the\s+)?", re.IGNORECASE)
+
+
+def _chosen_vendor(t: str, original: str, question: VendorQuestion, strict: bool) -> str | None:
+    """Which vendor the reply names: a candidate (by name or "the first one"), the name on the bill
+    ("a new one"), or, when nothing else in the reply makes sense (`strict=False`), a short reply
+    taken as the vendor's name."""
+    from rapidfuzz import fuzz, process
+
+    words = t.strip(" .!?")
+    if _NEW.match(words):
+        return question.name_on_bill
+    bare = _LEAD.sub("", words).strip()
+    ordinal = re.fullmatch(r"(\w+)(?:\s+one)?", bare)
+    if ordinal and ordinal.group(1) in _ORDINALS and _ORDINALS[ordinal.group(1)] < len(question.candidates):
+        return question.candidates[_ORDINALS[ordinal.group(1)]]
+    if not bare:
+        return None
+    options = question.candidates + [question.name_on_bill]
+    best = process.extractOne(bare, options, scorer=fuzz.WRatio, processor=str.lower)
+    if best and best[1] >= 88:
+        return best[0]
+    name = _LEAD.sub("", original.strip(" .!?")).strip()
+    if not strict and "?" not in original and 0 < len(name.split()) <= 5:
+        return name
+    return None
+
+
+def _file_as(question: VendorQuestion, vendor: str) -> Intent:
+    return Intent("add_bill", [("add_bill", {**question.arguments, "vendor": vendor})], vendor=vendor)
 
 
 def last_bill_mentioned(history: list[Message]) -> int | None:
