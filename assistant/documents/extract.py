@@ -3,8 +3,9 @@
 `extract(text, default_currency)` reads labels in English, German, French, Dutch and Polish
 (`labels.py`), finds each label's value where PDF text tends to put it (`layout.py`), parses
 amounts, dates and identifiers (`values.py`), and picks the issuer (`vendor.py`). It never invents a
-value: a field it cannot find is None with confidence 0. The default currency is used only when a
-bill names no currency at all, and then with a low confidence.
+value: a field it cannot find is None with confidence 0. A bill that prints no currency at all takes
+that of the country it names ("..., Pune, India": INR), else the default currency, both with a low
+confidence.
 
 Confidence = how exactly the label names the field (tier) x how far the value sits from the label,
 lowered when a cross-check fails:
@@ -26,8 +27,8 @@ from typing import Any, Generic, TypeVar
 from assistant.documents.labels import Kind, LabelHit
 from assistant.documents.layout import Layout, Spot
 from assistant.documents.values import (
-    IBAN_RE, DateStyle, Money, complete_partial, currency_mentions, find_date_spans, find_dates, find_money,
-    numeric_date_parts, parse_identifier, RANGE_SEPARATOR,
+    IBAN_RE, NUMBER_WORD, DateStyle, Money, complete_partial, country_currencies, currency_mentions, find_date_spans,
+    find_dates, find_money, numeric_date_parts, parse_identifier, RANGE_SEPARATOR,
 )
 from assistant.documents.vendor import find_vendor
 
@@ -149,14 +150,15 @@ def _date_style(layout: Layout, currencies: list[str], default_currency: str) ->
 
 
 def _spot_candidates(doc: _Doc, kind: Kind, parse, lines_ahead: int = 2, join_bare: bool = False,
-                     accept=None) -> list[_Candidate]:
-    """For every label of `kind`, the first value `parse(spot)` finds next to it."""
+                     accept=None, with_label: bool = False) -> list[_Candidate]:
+    """For every label of `kind`, the first value `parse(spot)` (`parse(spot, hit)` with `with_label`)
+    finds next to it."""
     cands = []
     for i, hit in doc.layout.labelled(kind):
         if accept is not None and not accept(i, hit):
             continue
         for spot in doc.layout.spots(i, hit, lines_ahead=lines_ahead, join_bare=join_bare):
-            value = parse(spot)
+            value = parse(spot, hit) if with_label else parse(spot)
             if value is not None:
                 tier = hit.tier(kind)
                 cands.append(_Candidate(value, _TIER_BASE[tier] * spot.weight, tier, spot.line, spot.snippet))
@@ -213,13 +215,18 @@ def _minimum_due(doc: _Doc) -> Field[Decimal]:
 
 
 def _currency(doc: _Doc, money: Money | None, amount: Field[Decimal]) -> Field[str]:
-    """The currency printed with the amount due, else the one the bill names most, else the default."""
+    """The currency printed with the amount due, else the one the bill names most, else that of the country
+    the bill names (OCR often loses "₹" or "€"), else the default."""
     distinct = set(doc.currencies)
     if money is not None and money.currency:
         result = Field(money.currency, 0.9, amount.source)
     elif doc.currencies:
         code, n = Counter(doc.currencies).most_common(1)[0]
         result = Field(code, 0.7 if n > 1 else 0.55, _line_with_currency(doc, code))
+    elif amount.value is not None and (countries := country_currencies(doc.layout.text)):
+        code, n = Counter(countries).most_common(1)[0]
+        result = Field(code, 0.4, _line_with_country(doc, code))
+        distinct = set(countries)
     elif amount.value is not None:
         return Field(doc.default_currency, 0.3, "no currency printed: the default currency")
     else:
@@ -227,6 +234,13 @@ def _currency(doc: _Doc, money: Money | None, amount: Field[Decimal]) -> Field[s
     if len(distinct) > 1:
         result = result.lowered()   # cross-check: the bill names several currencies
     return result
+
+
+def _line_with_country(doc: _Doc, code: str) -> str | None:
+    for line in doc.layout.lines:
+        if code in country_currencies(line):
+            return line
+    return None
 
 
 def _line_with_currency(doc: _Doc, code: str) -> str | None:
@@ -335,14 +349,39 @@ def _service_period(doc: _Doc) -> Field[tuple[date, date]]:
 # identifiers
 
 
+def _keeps_hash(hit: LabelHit) -> bool:
+    """After a label that already says "No."/"Number", a printed "#" belongs to the identifier."""
+    return "#" not in hit.text and NUMBER_WORD.search(hit.text) is not None
+
+
 def _invoice_number(doc: _Doc) -> Field[str]:
     parse = lambda s: parse_identifier(s.text)   # noqa: E731
-    cands = _spot_candidates(doc, Kind.INVOICE_NO, parse, lines_ahead=1)
+    cands = _spot_candidates(doc, Kind.INVOICE_NO, lambda s, hit: parse_identifier(s.text, _keeps_hash(hit)),
+                             lines_ahead=1, with_label=True)
     if not cands:   # a title followed by a number: "Invoice" / "INV/2023/03/0008"
         titles = _spot_candidates(doc, Kind.TITLE, parse, lines_ahead=1,
                                   accept=lambda i, hit: hit.start <= 2 and len(doc.layout.lines[i].split()) <= 4)
         cands = [_Candidate(c.value, 0.5 * c.score / 0.6, 1, c.line, c.snippet) for c in titles]
+    if not cands:
+        cands = _marked_number(doc)
     return _field(_pick(cands), cands)
+
+
+_MARKED_ID = re.compile(r"(?:#|n[°º]|no\.)\s*(\S+)", re.IGNORECASE)
+
+
+def _marked_number(doc: _Doc, top: int = 15) -> list[_Candidate[str]]:
+    """No number label: a line near the top of a titled bill ("INVOICE" / "RECEIPT") that holds only a
+    number sign and one identifier ("# INV-0042", "No. 2024/118") is the bill's number."""
+    lines = doc.layout.lines[:top]
+    if not any(hit.tier(Kind.TITLE) for hits in doc.layout.hits[:top] for hit in hits):
+        return []
+    for i, line in enumerate(lines):
+        m = _MARKED_ID.fullmatch(line)
+        value = parse_identifier(m.group(1)) if m else None
+        if value is not None:
+            return [_Candidate(value, 0.45, 1, i, line)]
+    return []
 
 
 def _not_bank(doc: _Doc, i: int, hit: LabelHit) -> bool:
@@ -355,13 +394,14 @@ def _not_bank(doc: _Doc, i: int, hit: LabelHit) -> bool:
 
 
 def _account_number(doc: _Doc, invoice: Field[str]) -> Field[str]:
-    def parse(spot: Spot) -> str | None:
-        value = parse_identifier(spot.text)
+    def parse(spot: Spot, hit: LabelHit) -> str | None:
+        value = parse_identifier(spot.text, _keeps_hash(hit))
         if value is None or IBAN_RE.match(spot.text.strip(" :#.-")) or value == invoice.value:
             return None
         return value
 
-    cands = _spot_candidates(doc, Kind.ACCOUNT_NO, parse, lines_ahead=1, accept=lambda i, h: _not_bank(doc, i, h))
+    cands = _spot_candidates(doc, Kind.ACCOUNT_NO, parse, lines_ahead=1, accept=lambda i, h: _not_bank(doc, i, h),
+                             with_label=True)
     return _field(_pick(cands), cands)
 
 

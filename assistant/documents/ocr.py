@@ -5,6 +5,7 @@ from a thread, as `reader.read_document` is.
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 
@@ -54,13 +55,30 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+# where a Titlecase word starts right after another word: "RetailServices", "WSRetail"
+_UP, _LOW = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
+_WORD_JOIN = re.compile(rf"(?<=[{_LOW}]{{2}})(?=[{_UP}][{_LOW}]{{2}})|(?<=[{_UP}]{{2}})(?=[{_UP}][{_LOW}]{{2}})")
+
+
+def split_glued_words(text: str) -> str:
+    """Put back the spaces OCR drops between words. The recogniser often reads a line of small type as
+    one word ("WSRetailServicesPvt.Ltd."); a token in which two or more Titlecase words are glued is
+    split where each starts ("WS Retail Services Pvt.Ltd."). A single join is left alone: it is as
+    likely a name written that way ("PayPal", "QualityHosting")."""
+    def split(m: re.Match[str]) -> str:
+        token = m.group(0)
+        return _WORD_JOIN.sub(" ", token) if len(_WORD_JOIN.findall(token)) >= 2 else token
+
+    return re.sub(r"\S+", split, text)
+
+
 def _lines(result) -> str:
     """OCR boxes in reading order: rows by vertical position, left to right within a row."""
     boxes = []
     for box, text, _score in result or []:
         ys = [p[1] for p in box]
         xs = [p[0] for p in box]
-        boxes.append((min(ys), max(ys), min(xs), text))
+        boxes.append((min(ys), max(ys), min(xs), split_glued_words(text)))
     boxes.sort()
     rows: list[list[tuple]] = []
     for top, bottom, left, text in boxes:

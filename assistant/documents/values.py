@@ -39,6 +39,30 @@ _CURRENCY_WORDS = [
 ]
 
 
+# where the bill is from, for a bill that prints no currency at all (OCR often loses "₹" or "€"):
+# country names in English and their own language (capitalised: "usa" is also a word), and tax ids
+# that exist in one country only
+_COUNTRY_CURRENCY = [(re.compile(rf"\b(?:{names})\b", re.I), code) for names, code in [
+    (r"India|Bharat|GSTIN", "INR"),
+    (r"United\s+Kingdom|Great\s+Britain|England|Scotland|(?<!South\s)Wales|Northern\s+Ireland", "GBP"),
+    (r"Germany|Deutschland|France|Netherlands|Nederland|Belgium|Belgi[eë]|Belgique|Austria|[ÖO]sterreich|Italy|Italia"
+     r"|Spain|Espa[ñn]a|(?<!Northern\s)Ireland|Portugal|Finland|Suomi|Luxembourg|Greece|Slovakia|Slovenia|Estonia"
+     r"|Latvia|Lithuania", "EUR"),
+    (r"Poland|Polska", "PLN"),
+    (r"Switzerland|Schweiz|Suisse|Svizzera", "CHF"),
+    (r"United\s+States(?:\s+of\s+America)?|U\.S\.A\.|USA", "USD"),
+    (r"Canada", "CAD"), (r"Australia", "AUD"), (r"New\s+Zealand", "NZD"), (r"Japan", "JPY"),
+    (r"Sweden|Sverige", "SEK"), (r"Norway|Norge", "NOK"), (r"Denmark|Danmark", "DKK"),
+    (r"Czech\s+Republic|Czechia|[ČC]esk[áa]\s+republika", "CZK"), (r"Hungary|Magyarorsz[áa]g", "HUF"),
+]]
+
+
+def country_currencies(text: str) -> list[str]:
+    """The currencies of the countries the text names (see `_COUNTRY_CURRENCY`), in order."""
+    found = [(m.start(), code) for rx, code in _COUNTRY_CURRENCY for m in rx.finditer(text) if m.group(0)[0].isupper()]
+    return [code for _, code in sorted(found)]
+
+
 def currency_code(token: str, default_currency: str) -> str:
     """ISO 4217 code for a currency token; a bare "$" is the default currency when that is a dollar."""
     upper = token.upper()
@@ -249,9 +273,22 @@ _ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]*[A-Za-z0-9]|[0-9]")
 _PREFIX_TOKEN = re.compile(r"[A-Z]{1,3}")
 
 
-def parse_identifier(span: str) -> str | None:
+# a label that already names the number ("Invoice No", "Rechnungsnr.", "N°", "Customer ID")
+NUMBER_WORD = re.compile(r"no(?![a-z])|nr(?![a-z])|num|n[°º]|(?<![a-z])id(?![a-z])", re.IGNORECASE)
+
+
+def parse_identifier(span: str, keep_hash: bool = False) -> str | None:
     """The identifier at the start of `span`: one token with a digit ("INV/2023/03/0008"), or a short
-    capital prefix and such a token ("F 1234K20/1234/12"). Dates and amounts are not identifiers."""
+    capital prefix and such a token ("F 1234K20/1234/12"). Dates and amounts are not identifiers.
+
+    A leading "#" is a "number" marker and dropped ("Invoice # 123"), unless `keep_hash`: after a label
+    that already says "No."/"Number" ("Invoice No : # BLR_123") the "#" is printed as part of the
+    identifier and kept, glued to it ("#BLR_123")."""
+    if keep_hash:
+        m = re.match(r"[\s:.\-]*#\s*(?=\S)", span)
+        if m:
+            value = parse_identifier(span[m.end():])
+            return f"#{value}" if value is not None and " " not in value else value
     s = span.strip()
     while True:
         stripped = re.sub(r"^(?:[:#.\-]|n[°º]|no\.?(?=\s)|nr\.?(?=\s))\s*", "", s, flags=re.IGNORECASE).strip()

@@ -8,7 +8,8 @@ Candidates come from several signals, each with a base score:
 - a name ending in a legal-entity suffix (GmbH, AG, B.V., S.A., SAS, Inc., Ltd, Pvt. Ltd, ...) 0.6
 - a short line that spells the domain of the document's web site ("Azure Interior" /
   "www.azure-interior.com") .............................................................. 0.55
-- the first line of the header that reads like a name ................................... 0.4
+- the first line of the header that reads like a name (beside the document's title, when that is
+  printed in a column of its own: "Jo Bloggs      INVOICE") ............................... 0.4
 
 The same name found several times adds up to +0.12; being printed within a few lines of a VAT or
 registration number or the bank details adds 0.08; matching the web site's domain adds 0.08. A name
@@ -177,13 +178,31 @@ def _from_domains(doc: Layout, ballot: _Ballot, domains: set[str]) -> None:
             ballot.add(clean_name(line), 0.55, i, line)
 
 
+def _without_title_column(doc: Layout, i: int) -> tuple[str, bool]:
+    """Line `i` without the document's title printed in a column of its own ("Jo Bloggs     INVOICE" ->
+    "Jo Bloggs"), and whether a label is left in it."""
+    line, hits = doc.lines[i], doc.hits[i]
+    if not hits:
+        return line, False
+    kept, titles = [], []
+    for seg in re.finditer(r"\S+(?:\s\S+)*", line):   # columns: runs of words with single spaces between
+        inside = [h for h in hits if seg.start() <= h.start and h.end <= seg.end()]
+        if (len(inside) == 1 and Kind.TITLE in inside[0].kinds
+                and not line[seg.start(): seg.end()].replace(inside[0].text, "").strip(" :")):
+            titles.append(inside[0])   # a column that is only the title
+        else:
+            kept.append(seg.group(0))
+    return "  ".join(kept), not kept or any(h not in titles for h in hits)
+
+
 def _from_header(doc: Layout, ballot: _Ballot) -> None:
-    for i, line in enumerate(doc.lines[:5]):
+    for i in range(min(5, len(doc.lines))):
+        line, labelled = _without_title_column(doc, i)
         words = line.split()
-        if (doc.hits[i] or re.search(r"\d|@|www\.|https?:", line) or not line[0].isupper() or len(words) > 6
+        if (labelled or re.search(r"\d|@|www\.|https?:", line) or not line[0].isupper() or len(words) > 6
                 or (line.endswith(".") and len(words) > 3 and not _SUFFIX_RE.search(words[-1])) or _TITLE_WORDS.match(line)):
             continue
-        ballot.add(clean_name(line), 0.4, i, line)
+        ballot.add(clean_name(line), 0.4, i, doc.lines[i])
         return
 
 
