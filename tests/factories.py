@@ -107,13 +107,32 @@ def _rendered(text: str):
     return image
 
 
-def bill_photo(text: str) -> bytes:
-    """A PNG "photo" of a bill whose lines are `text`."""
+def bill_photo(text: str, kind: str = "png") -> bytes:
+    """A PNG (or, with kind="jpg", JPEG) "photo" of a bill whose lines are `text`."""
     import cv2
 
-    ok, png = cv2.imencode(".png", _rendered(text))
+    ok, image = cv2.imencode(f".{kind}", _rendered(text))
     assert ok
-    return png.tobytes()
+    return image.tobytes()
+
+
+def bill_email(body: str, attachment: bytes | None = None, html: bool = False,
+               sender: str = "City Water Utility <billing@citywater.example>") -> bytes:
+    """An RFC 822 email with `body` (plain or HTML) and, optionally, a PDF attached."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "alice@example.com"
+    msg["Subject"] = "Your November bill"
+    msg["Date"] = "Sat, 21 Nov 2026 09:00:00 +0000"
+    if html:
+        msg.set_content(f"<html><body><p>{body}</p></body></html>", subtype="html")
+    else:
+        msg.set_content(body)
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="application", subtype="pdf", filename="bill-november.pdf")
+    return bytes(msg)
 
 
 def scanned_pdf(text: str) -> bytes:

@@ -13,7 +13,7 @@ from assistant.documents.reader import DocumentError, read_document
 from assistant.documents.extract import extract
 from assistant.documents.recognise import looks_like_bill
 from assistant.documents.values import parse_decimal as parse_amount
-from tests.factories import bill_text, image_only_pdf, padded_pdf, text_pdf
+from tests.factories import bill_email, bill_text, image_only_pdf, padded_pdf, text_pdf
 
 MB = 1024 * 1024
 
@@ -98,20 +98,7 @@ def test_questions_are_not_bills():
 
 
 def _email(body: str, attachment: bytes | None = None, html: bool = False) -> bytes:
-    from email.message import EmailMessage
-
-    msg = EmailMessage()
-    msg["From"] = "City Water Utility <billing@citywater.example>"
-    msg["To"] = "alice@example.com"
-    msg["Subject"] = "Your November water bill"
-    msg["Date"] = "Sat, 21 Nov 2026 09:00:00 +0000"
-    if html:
-        msg.set_content(f"<html><body><p>{body}</p></body></html>", subtype="html")
-    else:
-        msg.set_content(body)
-    if attachment is not None:
-        msg.add_attachment(attachment, maintype="application", subtype="pdf", filename="bill-november.pdf")
-    return bytes(msg)
+    return bill_email(body, attachment, html)
 
 
 def test_an_email_gives_its_sender_body_and_attached_bill():
