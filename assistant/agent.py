@@ -95,14 +95,14 @@ class Agent:
                 text = str(exc) + (" The steps shown above were carried out." if calls else "")
                 yield TextDelta(text)
                 history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost, step, "budget", calls, notices)
+                yield TurnFinished(text, *answered_by, usage, cost + ctx.tool_cost, step, "budget", calls, notices)
                 return
             except ProviderError as exc:
                 done = "Nothing was changed by this message." if not calls else "Only the steps shown above were carried out."
                 text = f"I could not get an answer: {exc}. {done}"
                 yield TextDelta(text)
                 history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost, step, "provider_error", calls, notices)
+                yield TurnFinished(text, *answered_by, usage, cost + ctx.tool_cost, step, "provider_error", calls, notices)
                 return
             usage, cost = usage + answer.usage, cost + answer.cost
             answered_by = (answer.provider or provider.name, answer.model or provider.model)
@@ -110,9 +110,10 @@ class Agent:
                 notices.append(answer.notice)
             if answer.provider and answer.provider != provider.name and hasattr(provider, "starting_at"):
                 provider = provider.starting_at(answer.provider)  # the rest of the turn stays with it
+                ctx.model = provider  # and so do the tools' model calls (e.g. reading a bill)
             history.append(Message("assistant", answer.text, list(answer.tool_calls)))
             if not answer.tool_calls:
-                yield TurnFinished("".join(texts), *answered_by, usage, cost, step, None, calls, notices)
+                yield TurnFinished("".join(texts), *answered_by, usage, cost + ctx.tool_cost, step, None, calls, notices)
                 return
             answered: set[str] = set()
             try:
@@ -140,7 +141,7 @@ class Agent:
                 "will be done for it. Try asking for one thing at a time.")
         yield TextDelta(text)
         history.append(Message("assistant", text))
-        yield TurnFinished("".join(texts) + text, *answered_by, usage, cost,
+        yield TurnFinished("".join(texts) + text, *answered_by, usage, cost + ctx.tool_cost,
                            self.max_steps, "step_limit", calls, notices)
 
 class _Streamed:

@@ -70,6 +70,12 @@ class CompletionRequest:
     user_id: str | None = None  # who and which turn the call is for (the budget's ledger)
     thread_id: str | None = None
     turn_id: str | None = None
+    # Structured output: answer with ONE JSON object of this JSON Schema, as `Completion.text`. The
+    # schema must suit OpenAI's strict mode (every object: `additionalProperties: false`, every property
+    # required; optional values are nullable types), which the other vendors accept as it is. Its name
+    # ([a-zA-Z0-9_-], up to 64 characters) is OpenAI's schema name and Anthropic's tool name.
+    response_schema: dict[str, Any] | None = None
+    response_name: str = "response"
 
 
 @dataclass

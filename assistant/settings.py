@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     agent_max_steps: int = Field(8, validation_alias=_env("AGENT_MAX_STEPS", "agent_max_steps"))
     chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL", "chroma_url"))
     review_below: float = Field(0.35, ge=0, le=1, validation_alias=_env("REVIEW_CONFIDENCE_BELOW", "review_below"))
+    # Who reads a bill's fields: "auto" and "model" use the conversation's model provider when it is not
+    # the offline one (its values checked against the text, its cost through the budget), "offline"
+    # always the rules. See assistant/documents/model_extract.py.
+    extractor: Literal["auto", "model", "offline"] = Field("auto", validation_alias=_env("EXTRACTOR", "extractor"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
     default_currency: str = Field(
         "USD", validation_alias=_env("ASSISTANT_DEFAULT_CURRENCY", "default_currency")

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -41,6 +42,8 @@ class ToolContext:
     model: Any = None  # the turn's provider (budgeted): a tool that needs a model asks through it
     budget: Any = None  # the budget service, for usage reports
     index: Any = None  # the document search index (Chroma)
+    # what the tools' own model calls cost in this turn (e.g. reading a bill): the reply's cost includes it
+    tool_cost: Decimal = Decimal("0")
 
     @asynccontextmanager
     async def transaction(self):

@@ -72,3 +72,37 @@ def test_reindex_puts_every_filed_document_back_into_search(tmp_path, database_u
     assert ask.returncode == 0, ask.stderr
     hits = json.loads(ask.stdout)["tool_calls"][0]["result"]["hits"]
     assert hits and hits[0]["vendor"] == "City Water"
+
+
+def test_ingest_reads_every_kind_of_bill(tmp_path, database_url):
+    from tests.factories import bill_email, bill_photo, scanned_pdf
+
+    def ocr_bill(vendor, number, amount, due):
+        return f"{vendor}\nInvoice number: {number}\nAmount due: ${amount}\nDue date: {due}"
+
+    files = {  # the names lie: the type is decided by the content
+        "water.txt": bill_text("City Water", "45.10", datetime(2026, 12, 10).date(), invoice="W-1").encode(),
+        "mail.txt": bill_email("Your bill is attached.", text_pdf(ocr_bill("Harbor Gas Co", "G-7", "61.00", "2026-12-08")),
+                               sender="Harbor Gas Co <billing@harborgas.example>"),
+        "internet.bin": text_pdf(bill_text("FastLink Broadband", "59.99", datetime(2026, 12, 3).date(), invoice="F-9")),
+        "scan.pdf": scanned_pdf(ocr_bill("Northwind Energy Ltd", "NW-4471", "63.40", "2026-12-14")),
+        "photo.pdf": bill_photo(ocr_bill("Summit Phone Co", "SP-310", "35.75", "2026-12-22"), "jpg"),
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    run = cli(tmp_path, database_url, "ingest", *paths, "--user", "alice", "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    records = {r["file"].rsplit("/", 1)[-1]: r for r in map(json.loads, run.stdout.splitlines())}
+    got = {name: (r["bill"]["vendor"], r["bill"]["amount"], r["bill"]["due_date"]) for name, r in records.items()}
+    assert got == {
+        "water.txt": ("City Water", "45.10", "2026-12-10"),
+        "mail.txt": ("Harbor Gas Co", "61.00", "2026-12-08"),
+        "internet.bin": ("FastLink Broadband", "59.99", "2026-12-03"),
+        "scan.pdf": ("Northwind Energy Ltd", "63.40", "2026-12-14"),
+        "photo.pdf": ("Summit Phone Co", "35.75", "2026-12-22"),
+    }
+    assert {name: r["mime"] for name, r in records.items()} == {
+        "water.txt": "text/plain", "mail.txt": "message/rfc822", "internet.bin": "application/pdf",
+        "scan.pdf": "application/pdf", "photo.pdf": "image/jpeg"}

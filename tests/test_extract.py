@@ -448,3 +448,12 @@ def test_eval_command_prints_json():
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["overall"]["total"] == 84 and data["per_field"]["amount_due"]["total"] == 12
+
+
+def test_a_name_holding_a_label_word_is_still_the_vendor():
+    # "Phone", "Gas", "Total" can be labels; in a header line with no value after them they are part of a name
+    for name in ("Summit Phone Co", "Total Gas & Power"):
+        found = extract(f"{name}\nInvoice number: SP-310\nAmount due: $35.75\nDue date: 2026-12-22", "USD")
+        assert found.vendor.value == name
+    # a header made of labels only is no name
+    assert extract("Invoice Date   Due Date\nAmount due: 5.00", "USD").vendor.value is None

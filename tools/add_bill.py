@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 from assistant.documents import store
 from assistant.documents.catchup import index_document, index_pending
 from assistant.documents.reader import DocumentError, ReadDocument, read_path, read_text
-from assistant.documents.extract import extract
 from assistant.graph import bills
 from assistant.graph.resolve import Resolution, add_alias, resolve_vendor
 from assistant.toolkit import ToolContext, ToolError, tool
+from tools._extractor import read_fields
 from tools._views import bill_view
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
             f"{filename or 'this file'} is a photo ({doc.mime}) in which I could not read any text. Send a "
             "sharper photo, paste the bill's text or attach its PDF (a model provider that reads images can "
             "also read it). Nothing was saved.")
-    found = extract(doc.text, ctx.settings.default_currency)
+    reading = await read_fields(doc, ctx, ctx.attachments.get(args.attachment_id) if args.attachment_id else None)
+    found, extractor = reading.found, reading.extractor  # the result says which extractor read the bill
     vendor = args.vendor or found.vendor.value
     amount = args.amount if args.amount is not None else found.amount_due.value
     if vendor is None or amount is None:
@@ -96,9 +97,14 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
             extracted[name] = {"value": str(given) if not isinstance(given, date) else given.isoformat(),
                                "confidence": 1.0, "source": "given"}
     confidence = min(extracted[n]["confidence"] for n in ("vendor", "amount_due", "due_date"))
-    unsure = [n for n in ("vendor", "amount_due") if extracted[n]["confidence"] < ctx.settings.review_below]
+    # Shown for review before saving: who and how much when unsure, and a due date read but unsure
+    # (a due date not found at all is filed as missing: the answer says so).
+    unsure = [n for n in ("vendor", "amount_due", "due_date")
+              if extracted[n]["confidence"] < ctx.settings.review_below
+              and (n != "due_date" or extracted[n]["value"] is not None)]
     if unsure and not args.confirmed:
-        return {"filed": False, "needs_review": True, "unsure": unsure, "attachment_id": args.attachment_id,
+        return {"filed": False, "needs_review": True, "extractor": extractor, "unsure": unsure,
+                "attachment_id": args.attachment_id,
                 "fields": {n: f["value"] for n, f in extracted.items()},
                 "confidence": {n: f["confidence"] for n, f in extracted.items()},
                 "sources": {n: f["source"] for n, f in extracted.items()},
@@ -112,7 +118,7 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
         existing = await bills.find_document_by_sha(session, ctx.user_id, doc.sha256)
         if existing is not None:
             earlier = await bills.commitment_for_document(session, ctx.user_id, existing.id)
-            return {"filed": False, "duplicate": True, "same_file": True,
+            return {"filed": False, "duplicate": True, "same_file": True, "extractor": extractor,
                     "first_filed": existing.created_at.date().isoformat() if existing.created_at else None,
                     "document_id": existing.id, "bill": bill_view(earlier, ctx.today) if earlier else None}
         if args.vendor:  # the user (or the model, from the user's words) named the vendor: trust it
@@ -121,7 +127,7 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
         else:
             resolution = await resolve_vendor(session, ctx.user_id, vendor, new_doc.account_number)
         if resolution.how == "ambiguous":
-            return {"filed": False, "needs_vendor": True, "name_on_bill": vendor,
+            return {"filed": False, "needs_vendor": True, "extractor": extractor, "name_on_bill": vendor,
                     "candidates": [v.name for v, _ in resolution.candidates],
                     "hint": "ask the user which vendor it is, then call add_bill again with vendor set"}
         known_vendor = resolution.vendor
@@ -129,7 +135,8 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
                                           new_doc, amount)
         if same is not None and same.amount == amount and (same.issue_date == issue_date or not issue_date):
             earlier = await bills.commitment_for_document(session, ctx.user_id, same.id)
-            return {"filed": False, "duplicate": True, "same_file": False, "first_form": same.mime,
+            return {"filed": False, "duplicate": True, "same_file": False, "extractor": extractor,
+                    "first_form": same.mime,
                     "first_filed": same.created_at.date().isoformat() if same.created_at else None,
                     "document_id": same.id, "bill": bill_view(earlier, ctx.today) if earlier else None}
         commitment = await bills.file_bill(
@@ -150,7 +157,9 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
                     recurrence=commitment.recurrence)
     await _index(ctx, commitment.document_id, view["vendor"], doc.text)
     missing = [n for n in ("due_date",) if view[n] is None]
-    return {"filed": True, "duplicate": False, "replaced_earlier": same is not None, "bill": view,
-            "document_id": commitment.document_id, "vendor_match": resolution.how, "missing": missing,
+    return {"filed": True, "duplicate": False, "extractor": extractor, "replaced_earlier": same is not None,
+            "bill": view,
+            "document_id": commitment.document_id, "mime": doc.mime, "vendor_match": resolution.how,
+            "missing": missing,
             "fields": {n: f["value"] for n, f in extracted.items()},
             "confidence": {n: f["confidence"] for n, f in extracted.items()}}

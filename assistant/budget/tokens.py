@@ -4,10 +4,12 @@
 - Anthropic and Gemini: their tokenizers are not public; o200k_base counts times 1.25 (their
   tokenizers produce somewhat more tokens than o200k for English text; the margin keeps the
   reservation an upper bound).
-- Every message adds 4 tokens of framing; tool schemas are counted as their JSON.
+- Every message adds 4 tokens of framing; tool schemas and a structured-output schema are counted
+  as their JSON (vendors turn a schema into prompt tokens, or into a grammar the prompt describes).
 - Images: 3,000 tokens each (OpenAI high detail for a phone photo ~1,100-2,500, Anthropic <= ~1,600,
   Gemini 258), 25,500 for gpt-4o-mini (which bills image tokens at ~33 times the rate).
-- Anthropic adds a tool-use system prompt when tools are sent: 500 tokens more.
+- Anthropic adds a tool-use system prompt when tools are sent (a structured output is sent as a tool
+  there): 500 tokens more.
 - Without tiktoken's files: characters / 3 (more than any of the tokenizers give for text).
 
 tiktoken would download its encoding files on first use; instead its cache is seeded from the
@@ -103,6 +105,8 @@ def count_text(text: str, model: str) -> int:
 
 def estimate_input_tokens(request: CompletionRequest, provider: str, model: str) -> int:
     parts = [request.system, json.dumps(request.tools)] if request.tools else [request.system]
+    if request.response_schema is not None:
+        parts.append(f"{request.response_name} {json.dumps(request.response_schema)}")
     images = 0
     for m in request.messages:
         parts.append(m.content or "")
@@ -112,6 +116,6 @@ def estimate_input_tokens(request: CompletionRequest, provider: str, model: str)
     if newest_user is not None:
         images = sum(1 for a in newest_user.attachments if (a.mime or "").startswith("image/"))
     tokens = sum(count_text(p, model) for p in parts) + PER_MESSAGE * (len(request.messages) + 1)
-    overhead = TOOLS_OVERHEAD.get(provider, 0) if request.tools else 0
+    overhead = TOOLS_OVERHEAD.get(provider, 0) if request.tools or request.response_schema is not None else 0
     per_image = PER_IMAGE.get(model, PER_IMAGE_DEFAULT)
     return math.ceil(tokens * MARGIN.get(provider, DEFAULT_MARGIN)) + overhead + per_image * images

@@ -192,7 +192,20 @@ def _without_title_column(doc: Layout, i: int) -> tuple[str, bool]:
             titles.append(inside[0])   # a column that is only the title
         else:
             kept.append(seg.group(0))
-    return "  ".join(kept), not kept or any(h not in titles for h in hits)
+    others = [h for h in hits if h not in titles]
+    kept_line = "  ".join(kept)
+    if others and ":" not in line and _mostly_words(line, others):
+        # A word that can be a label, in a line that reads as a name ("Summit Phone Co", "Total Gas & Power"):
+        # nothing follows it as a value, and most of the line is not label.
+        others = []
+    return kept_line, not kept or bool(others)
+
+
+def _mostly_words(line: str, hits) -> bool:
+    """The labels cover under half of the line's letters."""
+    letters = sum(c.isalpha() for c in line)
+    covered = sum(sum(c.isalpha() for c in line[h.start:h.end]) for h in hits)
+    return letters > 0 and covered * 2 < letters
 
 
 def _from_header(doc: Layout, ballot: _Ballot) -> None:

@@ -10,6 +10,12 @@ content_block_start/delta/stop, message_delta, message_stop). The SDK's own retr
 `request.temperature` is NOT sent: SDK 2.x has no sampling parameters and the API version it speaks
 (2026-10-21) answers 400 to temperature/top_p/top_k, whatever their value.
 
+Structured output (`request.response_schema`): one more tool, named `request.response_name`, whose
+input schema is the requested schema, and `tool_choice` {"type": "tool"} naming it: every Claude model
+with tool use supports that (the SDK's `output_config.format` needs a model with native structured
+outputs). The forced call's input is the answer: it becomes `Completion.text` (JSON), not a tool call,
+and streams as text.
+
 Usage: Anthropic reports `input_tokens` WITHOUT the tokens read from or written to the prompt cache;
 the common `Usage.input_tokens` counts all input, so the three are added up, and `cached_tokens` is the
 part read from the cache.
@@ -94,16 +100,23 @@ class AnthropicProvider:
         }
         if request.system:
             kwargs["system"] = request.system
-        if request.tools:
-            kwargs["tools"] = [{"name": t["name"], "description": t.get("description", ""),
-                                "input_schema": t.get("parameters") or {"type": "object", "properties": {}}}
-                               for t in request.tools]
+        tools = [{"name": t["name"], "description": t.get("description", ""),
+                  "input_schema": t.get("parameters") or {"type": "object", "properties": {}}}
+                 for t in request.tools]
+        structured = None
+        if request.response_schema is not None:
+            structured = request.response_name
+            tools.append({"name": structured, "description": "Give your answer as this tool's input.",
+                          "input_schema": request.response_schema})
+            kwargs["tool_choice"] = {"type": "tool", "name": structured}
+        if tools:
+            kwargs["tools"] = tools
         try:
             if request.stream:
-                async for item in self._streamed(kwargs):
+                async for item in self._streamed(kwargs, structured):
                     yield item
             else:
-                yield self._plain(await self.client.messages.create(**kwargs))
+                yield self._plain(await self.client.messages.create(**kwargs), structured)
         except ProviderError:
             raise
         except anthropic.APIStatusError as exc:
@@ -118,7 +131,7 @@ class AnthropicProvider:
         except (anthropic.AnthropicError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise MalformedResponse(f"sent an answer that could not be read ({type(exc).__name__})") from None
 
-    async def _streamed(self, kwargs: dict[str, Any]) -> AsyncIterator[TextDelta | Completion]:
+    async def _streamed(self, kwargs: dict[str, Any], structured: str | None) -> AsyncIterator[TextDelta | Completion]:
         stream = await self.client.messages.create(**kwargs, stream=True)
         texts: list[str] = []
         blocks: dict[int, dict[str, Any]] = {}  # tool_use blocks by index: id, name, partial JSON
@@ -150,6 +163,8 @@ class AnthropicProvider:
                             slot["json"] = ""  # the start block's input is replaced by the streamed JSON
                         slot["streamed"] = True
                         slot["json"] += delta.partial_json or ""
+                        if slot["name"] == structured and delta.partial_json:
+                            yield TextDelta(delta.partial_json)  # the structured answer is the text
                 elif kind == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
                     if event.usage is not None:  # cumulative counts; input ones only in newer API versions
@@ -160,20 +175,27 @@ class AnthropicProvider:
             raise MalformedResponse("ended its answer before the end")
         usage = _usage(counts)
         tool_calls = [parse_tool_call(b["id"], b["name"], b["json"]) for _, b in sorted(blocks.items())]
-        yield Completion("".join(texts), tool_calls, usage, self.price.cost(usage), _finish(stop_reason))
+        text = "".join(texts)
+        answer = next((b["json"] for _, b in sorted(blocks.items()) if b["name"] == structured), None)
+        if answer is not None:  # already checked to be a JSON object by parse_tool_call
+            text, tool_calls = answer, [c for c in tool_calls if c.name != structured]
+        yield Completion(text, tool_calls, usage, self.price.cost(usage), _finish(stop_reason, tool_calls))
 
-    def _plain(self, response) -> Completion:
+    def _plain(self, response, structured: str | None) -> Completion:
         if getattr(response, "type", None) != "message" or not isinstance(response.content, list):
             raise MalformedResponse("sent an answer that could not be read (not a message)")
-        texts, tool_calls = [], []
+        texts, tool_calls, answer = [], [], None
         for block in response.content:
             if block.type == "text":
                 texts.append(block.text or "")
+            elif block.type == "tool_use" and block.name == structured and answer is None:
+                answer = json.dumps(parse_tool_call(block.id, block.name, block.input).arguments, ensure_ascii=False)
             elif block.type == "tool_use":
                 tool_calls.append(parse_tool_call(block.id, block.name, block.input))
             # thinking, redacted_thinking and server-tool blocks are not shown
         usage = _usage(_counts(response.usage)) if response.usage else Usage()
-        return Completion("".join(texts), tool_calls, usage, self.price.cost(usage), _finish(response.stop_reason))
+        text = answer if answer is not None else "".join(texts)
+        return Completion(text, tool_calls, usage, self.price.cost(usage), _finish(response.stop_reason, tool_calls))
 
 
 def _counts(u) -> dict[str, int]:
@@ -188,7 +210,9 @@ def _usage(counts: dict[str, int]) -> Usage:
     return Usage(total_input, counts.get("output_tokens", 0), cached)
 
 
-def _finish(stop_reason: str | None) -> str:
+def _finish(stop_reason: str | None, tool_calls: list) -> str:
+    if stop_reason == "tool_use" and not tool_calls:  # the only call was the structured answer
+        return "stop"
     return FINISH.get(stop_reason or "end_turn", stop_reason or "stop")
 
 

@@ -51,6 +51,15 @@ class FallbackChain:
             return self
         return FallbackChain(self.providers[names.index(name):], self.max_retries, self.backoff_s, self._sleep)
 
+    def without(self, name: str) -> FallbackChain | None:
+        """The chain with provider `name` left out (e.g. "offline" for a call only a model can answer),
+        or None when nothing is left."""
+        kept = [p for p in self.providers if p.name != name]
+        if not kept:
+            return None
+        return self if len(kept) == len(self.providers) else FallbackChain(kept, self.max_retries, self.backoff_s,
+                                                                            self._sleep)
+
     def _delay(self, attempt: int) -> float:
         return random.uniform(0, self.backoff_s * (2 ** attempt))  # full jitter
 

@@ -10,6 +10,10 @@ Gemini may send function calls without an id: each then gets `call_{i}_{name}`, 
 matched by name and order as well as id. The SDK's own retries are off (`HttpRetryOptions(attempts=1)`,
 which also stops its hidden one-off retry of aiohttp connection errors) and so is its automatic
 function calling: the fallback chain is the one retry loop, the agent the one tool runner.
+
+Structured output (`request.response_schema`): `response_mime_type` "application/json" with the schema
+as `response_json_schema` (full JSON Schema, e.g. `"type": ["string", "null"]`; the older
+`response_schema` takes only Google's OpenAPI subset). The JSON arrives as the answer's text.
 """
 
 from __future__ import annotations
@@ -105,6 +109,9 @@ class GeminiProvider:
             # billed as output): a tool-calling bill assistant does not need it, so it is switched off.
             # Pro models cannot switch it off; they keep the default.
             config.thinking_config = types.ThinkingConfig(thinking_budget=0)
+        if request.response_schema is not None:
+            config.response_mime_type = "application/json"
+            config.response_json_schema = request.response_schema
         if request.tools:
             config.tools = [types.Tool(function_declarations=[
                 types.FunctionDeclaration(name=t["name"], description=t.get("description") or None,

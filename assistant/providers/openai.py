@@ -4,6 +4,11 @@ Request: Chat Completions with `tools` (type function) and, when streaming,
 `stream_options.include_usage` so the last chunk carries usage. Images of the newest user message
 go as `image_url` data URLs. The SDK's own retries are off (`max_retries=0`): the fallback chain
 is the one retry loop.
+
+Structured output (`request.response_schema`): `response_format` json_schema with `strict: true`
+(OpenAI then guarantees the schema; Ollama, vLLM and LM Studio accept the same field). The JSON
+arrives as the message content. A refusal (strict mode's `refusal` instead of content) comes back
+as empty text with finish_reason "content_filter".
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class OpenAIProvider:
         }
         if request.tools:
             kwargs["tools"] = [{"type": "function", "function": t} for t in request.tools]
+        if request.response_schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": request.response_name, "schema": request.response_schema, "strict": True}}
         try:
             if request.stream:
                 async for item in self._streamed(kwargs):
@@ -89,7 +97,7 @@ class OpenAIProvider:
             **kwargs, stream=True, stream_options={"include_usage": True})
         texts: list[str] = []
         calls: dict[int, dict[str, str]] = {}
-        usage, finish = Usage(), "stop"
+        usage, finish, refused = Usage(), "stop", False
         async for chunk in stream:
             if chunk.usage is not None:
                 usage = _usage(chunk.usage)
@@ -98,6 +106,7 @@ class OpenAIProvider:
                 if delta is not None and delta.content:
                     texts.append(delta.content)
                     yield TextDelta(delta.content)
+                refused = refused or bool(delta is not None and getattr(delta, "refusal", None))
                 for tc in (delta.tool_calls or []) if delta is not None else []:
                     slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
                     if tc.id:
@@ -108,6 +117,8 @@ class OpenAIProvider:
                 if choice.finish_reason:
                     finish = choice.finish_reason
         tool_calls = [parse_tool_call(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())]
+        if refused and not texts:
+            finish = "content_filter"
         yield Completion("".join(texts), tool_calls, usage, self.price.cost(usage), finish)
 
     def _plain(self, response) -> Completion:
@@ -117,8 +128,10 @@ class OpenAIProvider:
         message = choice.message
         tool_calls = [parse_tool_call(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []]
         usage = _usage(response.usage) if response.usage else Usage()
-        return Completion(message.content or "", tool_calls, usage, self.price.cost(usage),
-                          choice.finish_reason or "stop")
+        finish = choice.finish_reason or "stop"
+        if getattr(message, "refusal", None) and not message.content:
+            finish = "content_filter"
+        return Completion(message.content or "", tool_calls, usage, self.price.cost(usage), finish)
 
 
 def _usage(u) -> Usage:

@@ -3,6 +3,12 @@
 A fake answers each request with the next scripted `Reply` (or, when the script is empty, with
 what its `responder` returns for a vendor-neutral view of the request). It records every request
 (path, headers, JSON body) so tests can check what the real SDK sent.
+
+Structured output: `Reply(structured={...})` answers a request that asked for one JSON object of a
+schema, in the vendor's own way (OpenAI: the message content; Anthropic: the forced tool's input;
+Gemini: the text). Like the real APIs, which guarantee the schema, a fake answers it only to a request
+that asked for it and only if the object fits the schema; anything else is a mistake in the test and
+fails the request with HTTP 500 (`StructuredMismatch`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ class Reply:
     status: int = 200  # anything else: the vendor's error body with this status
     malformed: bool = False  # a 200 whose body (or an SSE event) is not valid JSON
     delay: float = 0.0  # seconds to wait before answering (for timeouts)
+    structured: dict[str, Any] | None = None  # the JSON object answering a structured-output request
 
 
 @dataclass
@@ -35,6 +42,7 @@ class Seen:
     tool_results: list[str]  # results sent after the last user message, in order
     tools: list[str]
     images: int = 0
+    schema: dict[str, Any] | None = None  # the JSON Schema of a requested structured output
 
 
 @dataclass
@@ -43,6 +51,23 @@ class Recorded:
     headers: dict[str, str]
     body: Any
     query: dict[str, str]
+
+
+class StructuredMismatch(AssertionError):
+    """A test scripted a structured reply the request did not ask for, or that breaks its schema."""
+
+
+def structured_json(reply: Reply, schema: dict[str, Any] | None) -> str:
+    """The scripted structured object as the JSON text a vendor sends, checked against the schema."""
+    import jsonschema
+
+    if schema is None:
+        raise StructuredMismatch("a structured reply was scripted for a request that asked for no schema")
+    try:
+        jsonschema.validate(reply.structured, schema)
+    except jsonschema.ValidationError as exc:
+        raise StructuredMismatch(f"the scripted structured reply breaks the requested schema: {exc.message}") from None
+    return json.dumps(reply.structured, ensure_ascii=False)
 
 
 class FakeVendor:

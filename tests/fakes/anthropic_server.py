@@ -4,7 +4,11 @@ Like the real API it wants a key (`x-api-key`, or `Authorization: Bearer` as SDK
 `anthropic-version` header, and answers 400 `invalid_request_error` to a request the real API would
 refuse: a missing field, a sampling parameter (API version 2026-10-21 refuses temperature/top_p/top_k),
 a role other than user/assistant, empty content or an empty text block, a `tool_result` that answers no
-`tool_use` of the assistant message just before it, or a `tool_use` left unanswered.
+`tool_use` of the assistant message just before it, or a `tool_use` left unanswered; a tool without a
+valid name or an object `input_schema`, two tools of one name, a `tool_choice` of an unknown type,
+without tools, or naming a tool that is not among them.
+A structured reply (`Reply.structured`) is the input of the tool `tool_choice` forces, as the real
+API answers such a request (stop_reason "tool_use").
 `Reply.usage = (input, output, cached)` is reported the Anthropic way: `input_tokens` excludes the
 `cached` tokens, which come as `cache_read_input_tokens`.
 """
@@ -12,12 +16,13 @@ a role other than user/assistant, empty content or an empty text block, a `tool_
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import FakeVendor, Recorded, Seen, split, sse
+from tests.fakes import FakeVendor, Recorded, Seen, split, sse, structured_json
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
@@ -37,6 +42,46 @@ def _result_text(content: Any) -> str:
     return "".join(b.get("text", "") for b in content or [] if b.get("type") == "text")
 
 
+def _tools_problem(body: dict[str, Any]) -> str | None:
+    tools = body.get("tools")
+    names: list[str] = []
+    for i, tool in enumerate(tools or []):
+        name = tool.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name):
+            return f"tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+        schema = tool.get("input_schema")
+        if not isinstance(schema, dict):
+            return f"tools.{i}.custom.input_schema: Field required"
+        if schema.get("type") != "object":
+            return f"tools.{i}.custom.input_schema.type: Input should be 'object'"
+        names.append(name)
+    if len(set(names)) != len(names):
+        return "tools: Tool names must be unique."
+    choice = body.get("tool_choice")
+    if choice is None:
+        return None
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind not in ("auto", "any", "tool", "none"):
+        return ("tool_choice: Input tag '{}' found using 'type' does not match any of the expected tags: "
+                "'auto', 'any', 'tool', 'none'".format(kind))
+    if kind in ("any", "tool") and not names:
+        return "tool_choice: tool_choice may only be specified while providing tools."
+    if kind == "tool":
+        if not choice.get("name"):
+            return "tool_choice.tool.name: Field required"
+        if choice["name"] not in names:
+            return f"tool_choice.tool.name: Tool '{choice['name']}' not found in provided tools"
+    return None
+
+
+def forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool a `tool_choice` of type "tool" forces (its answer is the structured reply), or None."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") != "tool":
+        return None
+    return next((t for t in body.get("tools") or [] if t.get("name") == choice.get("name")), None)
+
+
 def _problem(body: Any) -> str | None:
     """Why the real API would refuse this request (400), or None."""
     if not isinstance(body, dict):
@@ -44,6 +89,8 @@ def _problem(body: Any) -> str | None:
     for name in ("model", "max_tokens", "messages"):
         if name not in body:
             return f"{name}: Field required"
+    if (problem := _tools_problem(body)) is not None:
+        return problem
     for name in SAMPLING:  # anthropic-version 2026-10-21 (what SDK 2.x sends) dropped them
         if name in body:
             return f"{name}: Extra inputs are not permitted"
@@ -94,7 +141,8 @@ class FakeAnthropic(FakeVendor):
         results = [_result_text(b.get("content")) for m in messages[last + 1:] if m["role"] == "user"
                    for b in _blocks(m["content"]) if b.get("type") == "tool_result"]
         tools = [t["name"] for t in body.get("tools", [])]
-        return Seen(text, results, tools, images)
+        forced = forced_tool(body)
+        return Seen(text, results, tools, images, forced["input_schema"] if forced else None)
 
     @staticmethod
     def error(status: int, message: str) -> web.Response:
@@ -124,6 +172,10 @@ class FakeAnthropic(FakeVendor):
         model = body["model"]
         message_id = f"msg_fake{uuid.uuid4().hex[:20]}"
         calls = [(f"toolu_fake{i}{uuid.uuid4().hex[:12]}", name, args) for i, (name, args) in enumerate(reply.tool_calls)]
+        if reply.structured is not None:  # the forced tool's input is the answer
+            forced = forced_tool(body)
+            answer = json.loads(structured_json(reply, forced["input_schema"] if forced else None))
+            calls = [(f"toolu_fake{uuid.uuid4().hex[:12]}", forced["name"], answer)]  # type: ignore[index]
         stop_reason = "tool_use" if calls else "end_turn"
         total, output, cached = reply.usage
         usage = {"input_tokens": total - cached, "output_tokens": output,

@@ -3,6 +3,9 @@
 
 The key must come in `x-goog-api-key` (the google-genai SDK sends it there). Function calls carry
 no `id`, as Gemini 2.x models send them; each call comes whole in one SSE chunk, as Gemini does.
+A structured reply (`Reply.structured`) is the answer's text, as JSON, and needs a request whose
+`generationConfig` asks for `application/json` with a `responseJsonSchema` (or `responseSchema`); like
+the real API the fake refuses a schema without that MIME type, an unknown MIME type, or both schemas.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import FakeVendor, Recorded, Seen, split, sse
+from tests.fakes import FakeVendor, Recorded, Seen, split, sse, structured_json
 
 # Google's canonical status names for the HTTP statuses a test may script.
 STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -32,10 +35,39 @@ def _get(d: dict[str, Any], camel: str) -> Any:
     return d.get(camel, d.get(snake))
 
 
+MIME_TYPES = ("text/plain", "application/json", "application/xml", "application/yaml", "text/x.enum")
+
+
+def _config_problem(body: dict[str, Any]) -> str | None:
+    config = _get(body, "generationConfig") or {}
+    mime = _get(config, "responseMimeType")
+    if mime is not None and mime not in MIME_TYPES:
+        return ("* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are "
+                "`text/plain`, `application/json`, `application/xml`, `application/yaml` and `text/x.enum`.")
+    has_schema = _get(config, "responseSchema") is not None
+    has_json_schema = _get(config, "responseJsonSchema") is not None
+    if has_schema and has_json_schema:
+        return ("* GenerateContentRequest.generation_config: response_schema and response_json_schema "
+                "cannot both be set.")
+    if (has_schema or has_json_schema) and mime not in ("application/json", "text/x.enum"):
+        return ("* GenerateContentRequest.generation_config.response_mime_type: response_mime_type must be "
+                "one of ['application/json', 'text/x.enum'] when response_schema is set.")
+    return None
+
+
+def requested_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    config = _get(body, "generationConfig") or {}
+    if _get(config, "responseMimeType") != "application/json":
+        return None
+    return _get(config, "responseJsonSchema") or _get(config, "responseSchema")
+
+
 def problem(body: Any) -> str | None:
     """What the real API would refuse with HTTP 400 INVALID_ARGUMENT, or None."""
     if not isinstance(body, dict) or not body.get("contents"):
         return "* GenerateContentRequest.contents: contents is not specified"
+    if (refused := _config_problem(body)) is not None:
+        return refused
     pending = 0  # function calls of the last model turn still waiting for their responses
     for i, content in enumerate(body["contents"]):
         role, parts = content.get("role", "user"), content.get("parts") or []
@@ -99,7 +131,7 @@ class FakeGemini(FakeVendor):
                    for c in contents[last + 1:] if c.get("role", "user") == "user"
                    for p in c.get("parts", []) if _get(p, "functionResponse") is not None]
         tools = [d["name"] for t in body.get("tools") or [] for d in _get(t, "functionDeclarations") or []]
-        return Seen(text, results, tools, images)
+        return Seen(text, results, tools, images, requested_schema(body))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["target"].rpartition(":")
@@ -134,6 +166,7 @@ class FakeGemini(FakeVendor):
         if cached:
             usage["cachedContentTokenCount"] = cached
         calls = [{"functionCall": {"name": name, "args": args}} for name, args in reply.tool_calls]
+        text = reply.text if reply.structured is None else structured_json(reply, requested_schema(body))
 
         def response(parts: list[dict[str, Any]], finish: str | None = None,
                      usage_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -150,11 +183,11 @@ class FakeGemini(FakeVendor):
         if not streaming:
             if reply.malformed:
                 return web.Response(text='{"candidates": [{"content": ', content_type="application/json")
-            parts = ([{"text": reply.text}] if reply.text else []) + calls
+            parts = ([{"text": text}] if text else []) + calls
             return web.json_response(response(parts, "STOP", usage))
 
         # Gemini streams running usage totals; the last chunk has the final count and finishReason.
-        pieces = split(reply.text)
+        pieces = split(text)
         events = [response([{"text": piece}], usage_metadata={"promptTokenCount": prompt,
                                                               "totalTokenCount": prompt})
                   for piece in pieces]

@@ -22,8 +22,16 @@ from tests.providers.conftest import VENDORS, vendor_settings
 TODAY = date(2026, 11, 21)
 
 
+BILL_FIELDS = {"vendor": "Pacific Power", "amount_due": "120.50", "currency": "USD", "issue_date": "2026-11-01",
+               "due_date": "2026-11-22", "invoice_number": "INV-2026-0042", "account_number": None,
+               "service_period_start": None, "service_period_end": None, "minimum_due": None}
+
+
 def model(seen: Seen) -> Reply:
     """A fake model that uses the tools the way a real one would for this conversation."""
+    if seen.schema is not None:  # add_bill's model extractor reading the pasted bill
+        assert "Pacific Power" in seen.last_user and "tools" not in seen.schema
+        return Reply(structured=BILL_FIELDS, usage=(700, 60, 0))
     if seen.tool_results:
         results = [json.loads(r) for r in seen.tool_results]
         words = []
@@ -74,6 +82,8 @@ async def test_paste_ask_mark_paid(name, tmp_path):
         bill = bill_text("Pacific Power", "120.50", date(2026, 11, 22))
         filed = await say(bill, [Attachment("paste-1", "pasted bill", "paste", text=bill)])
         assert [c["name"] for c in filed.tool_calls] == ["add_bill"]
+        extractor = filed.tool_calls[0]["result"]["extractor"]
+        assert extractor == ("offline" if name == "offline" else f"model ({name} {services.provider.model})")
         assert "Pacific Power" in filed.text and ("120.50" in filed.text)
 
         due = await say("what's due this week?")

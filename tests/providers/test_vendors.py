@@ -150,19 +150,37 @@ async def test_a_photo_goes_to_the_model_as_an_image_and_is_filed(vendor_service
     photo = tmp_path / "bill.jpg"  # the name lies: the content is a PNG, and that is what is sent
     photo.write_bytes(tiny_png())
     attachment = Attachment("file-1", "bill.jpg", "upload", "image/png", photo)
+    sees_images = fake_vendor_name(vendor_services) != "openai-compatible"  # a local model may not
     fake.script(Reply(tool_calls=[("add_bill", {"attachment_id": "file-1", "vendor": "Metro Water",
-                                                "amount": "41.20", "currency": "USD", "due_date": "2026-12-02"})]),
-                Reply(text="Filed Metro Water."))
+                                                "amount": "41.20", "currency": "USD", "due_date": "2026-12-02"})]))
+    if sees_images:  # the model extractor reads the photo too (its invoice number, issue date, ...)
+        fake.script(Reply(structured={"vendor": "Metro Water", "amount_due": "41.20", "currency": "USD",
+                                      "issue_date": "2026-11-18", "due_date": "2026-12-02", "invoice_number": "MW-77",
+                                      "account_number": None, "service_period_start": None,
+                                      "service_period_end": None, "minimum_due": None}))
+    fake.script(Reply(text="Filed Metro Water."))
     services = vendor_services
     ctx = services.tool_context(await services.user_id("alice"), today=TODAY)
     message = Message("user", with_attachment_note("here's a photo", [attachment]), attachments=[attachment])
     events = [e async for e in services.agent.run_turn([], message, ctx)]
     finished = events[-1]
+    assert finished.text == "Filed Metro Water." and finished.notices == []
     first = fake.seen(fake.requests[0].body)
     assert first.images == 1  # (OpenAI-compatible servers get it too; whether a local model sees images is its business)
     assert "[attachment file-1: bill.jpg]" in first.last_user
-    assert not finished.tool_calls[0]["is_error"], finished.tool_calls[0]["result"]
-    bill = finished.tool_calls[0]["result"]["bill"]
+    result = finished.tool_calls[0]["result"]
+    assert not finished.tool_calls[0]["is_error"], result
+    bill = result["bill"]
     assert (bill["vendor"], bill["amount"], bill["due_date"]) == ("Metro Water", "41.20", "2026-12-02")
-    second = fake.seen(fake.requests[1].body)
+    if sees_images:
+        extraction = fake.seen(fake.requests[1].body)
+        assert extraction.schema is not None and extraction.images == 1 and extraction.tools in ([], ["bill_fields"])
+        assert result["extractor"].startswith("model (")
+        # the photo has no text to check the model's reading against: kept, below the review threshold
+        assert result["fields"]["invoice_number"] == "MW-77"
+        assert result["confidence"]["invoice_number"] < services.settings.review_below
+    else:
+        assert result["extractor"].startswith("offline (nothing the model could read")
+    second = fake.seen(fake.requests[-1].body)
+    assert len(fake.requests) == (3 if sees_images else 2) and second.schema is None
     assert second.images == 1  # the photo stays part of the conversation's newest user message

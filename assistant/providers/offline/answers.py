@@ -72,7 +72,7 @@ def describe_filing(result: dict[str, Any], is_error: bool = False) -> str:
 def _added(result: dict[str, Any]) -> str:
     b = result.get("bill")
     if result.get("needs_review"):
-        names = {"vendor": "who it is from", "amount_due": "the amount due"}
+        names = {"vendor": "who it is from", "amount_due": "the amount due", "due_date": "the due date"}
         unsure = " and ".join(names[n] for n in result["unsure"])
         return (f"I read this bill but I'm not sure about {unsure}, so I haven't saved it yet. "
                 "Check the fields below and choose **Confirm** or **Edit**.")
