@@ -6,6 +6,21 @@ import zlib
 from datetime import date
 
 
+# A utility bill written in prose: the due date is in a sentence ("no later than ..."), the name is
+# printed twice in different forms. (The model extractor's tests read it.)
+UTILITY_BILL = """Pacific Power
+PO Box 4100, Portland, OR 97208
+Customer: Jane Doe, 12 Elm Street
+Invoice number: INV-2026-0042
+Account number: 5512-3345-01
+Statement date: November 1, 2026
+Service from October 1 - October 31, 2026
+Amount due: $120.50
+Please make sure your payment reaches us no later than November 24, 2026.
+Pacific Power & Light Co. is a registered utility.
+"""
+
+
 def bill_text(vendor: str = "Pacific Power", amount: str = "120.50", due: date | None = None,
               account: str | None = None, invoice: str = "INV-2026-0042") -> str:
     account = account or f"ACCT-{sum(map(ord, vendor)) * 7919 % 1_000_000:06d}"  # one per vendor

@@ -9,20 +9,11 @@ from decimal import Decimal
 
 from assistant.documents.extract import extract
 from assistant.documents.model_extract import response_schema, verify
+from tests.factories import UTILITY_BILL
 
 REVIEW = 0.35
 
-BILL = """Pacific Power
-PO Box 4100, Portland, OR 97208
-Customer: Jane Doe, 12 Elm Street
-Invoice number: INV-2026-0042
-Account number: 5512-3345-01
-Statement date: November 1, 2026
-Service from October 1 - October 31, 2026
-Amount due: $120.50
-Please make sure your payment reaches us no later than November 24, 2026.
-Pacific Power & Light Co. is a registered utility.
-"""
+BILL = UTILITY_BILL
 
 
 def fields(**given) -> dict:

@@ -20,21 +20,12 @@ from assistant.service import build_services
 from assistant.settings import Settings
 from tests.fakes import Reply
 from tests.providers.conftest import VENDORS
+from tests.factories import UTILITY_BILL
 
 TODAY = date(2026, 11, 21)
 REVIEW = 0.35
 
-BILL = """Pacific Power
-PO Box 4100, Portland, OR 97208
-Customer: Jane Doe, 12 Elm Street
-Invoice number: INV-2026-0042
-Account number: 5512-3345-01
-Statement date: November 1, 2026
-Service from October 1 - October 31, 2026
-Amount due: $120.50
-Please make sure your payment reaches us no later than November 24, 2026.
-Pacific Power & Light Co. is a registered utility.
-"""
+BILL = UTILITY_BILL
 # What a model reads from BILL. The rules read the vendor as "Pacific Power & Light Co." and find no due date.
 FIELDS = {"vendor": "Pacific Power", "amount_due": "120.50", "currency": "USD", "issue_date": "2026-11-01",
           "due_date": "2026-11-24", "invoice_number": "INV-2026-0042", "account_number": "5512-3345-01",
