@@ -19,6 +19,7 @@ def bill_view(bill: Commitment, today: date) -> dict[str, Any]:
     return {
         "id": bill.id,
         "vendor": bill.vendor.name,
+        "category": bill.vendor.category,
         "amount": str(bill.amount),
         "currency": bill.currency,
         "due_date": bill.due_date.isoformat() if bill.due_date else None,
@@ -27,6 +28,7 @@ def bill_view(bill: Commitment, today: date) -> dict[str, Any]:
         "paid_date": bill.paid_date.isoformat() if bill.paid_date else None,
         "paid_amount": str(bill.paid_amount) if bill.paid_amount is not None else None,
         "document_id": bill.document_id,
+        "description": bill.description,
     }
 
 

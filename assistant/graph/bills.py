@@ -20,6 +20,7 @@ _SUFFIXES = {"inc", "llc", "ltd", "limited", "gmbh", "co", "corp", "corporation"
 
 BillStatus = Literal["open", "due", "overdue", "paid", "cancelled", "any"]
 DateField = Literal["due", "paid", "issued"]
+SortField = Literal["due_date", "amount", "vendor", "issue_date", "paid_date", "priority"]
 
 
 class GraphError(Exception):
@@ -72,10 +73,15 @@ async def match_vendors(session: AsyncSession, owner_id: str, query: str) -> lis
     return [v for v, score in vendor_scores(vendors, query) if score >= thresholds().ask]
 
 
-async def get_or_create_vendor(session: AsyncSession, owner_id: str, name: str) -> Vendor:
+async def get_or_create_vendor(session: AsyncSession, owner_id: str, name: str, text: str = "") -> Vendor:
+    """The owner's vendor of that name (or alias); a new one gets a category guessed from its name and
+    `text` (its first bill's)."""
+    from assistant.graph.categories import guess_category
+
     vendor = await find_vendor(session, owner_id, name)
     if vendor is None:
-        vendor = Vendor(owner_id=owner_id, name=name.strip()[:200], normalized_name=normalize_name(name))
+        vendor = Vendor(owner_id=owner_id, name=name.strip()[:200], normalized_name=normalize_name(name),
+                        category=guess_category(name, text))
         session.add(vendor)
         await session.flush()
     return vendor
@@ -168,7 +174,7 @@ async def file_bill(session: AsyncSession, owner_id: str, bill: NewBill, doc: Ne
 
     if bill.amount < 0:
         raise GraphError("a bill's amount cannot be negative")
-    vendor = vendor or await get_or_create_vendor(session, owner_id, bill.vendor_name)
+    vendor = vendor or await get_or_create_vendor(session, owner_id, bill.vendor_name, doc.text)
     document = Document(
         owner_id=owner_id, vendor_id=vendor.id, sha256=doc.sha256, source=doc.source,
         filename=doc.filename, mime=doc.mime, size_bytes=doc.size_bytes, text=doc.text,
@@ -208,6 +214,12 @@ class BillQuery:
     date_from: date | None = None
     date_to: date | None = None
     limit: int = 50
+    category: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    text: str | None = None  # in the bill's description (invoice number) or its vendor's name
+    sort: SortField | None = None  # default: by due date (by paid date for paid bills)
+    descending: bool = False
 
 
 @dataclass
@@ -238,6 +250,17 @@ def _filtered(stmt: Select, owner_id: str, today: date, q: BillQuery, vendor_ids
         stmt = stmt.where(Commitment.status == CommitmentStatus.due.value, Commitment.due_date < today)
     elif q.status in ("paid", "cancelled"):
         stmt = stmt.where(Commitment.status == q.status)
+    if q.category is not None:
+        stmt = stmt.where(Commitment.vendor_id.in_(
+            select(Vendor.id).where(Vendor.owner_id == owner_id, Vendor.category == q.category)))
+    if q.amount_min is not None:
+        stmt = stmt.where(Commitment.amount >= q.amount_min)
+    if q.amount_max is not None:
+        stmt = stmt.where(Commitment.amount <= q.amount_max)
+    if q.text:
+        like = f"%{q.text.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Commitment.description).like(like), Commitment.vendor_id.in_(
+            select(Vendor.id).where(Vendor.owner_id == owner_id, func.lower(Vendor.name).like(like)))))
     column = {
         "due": Commitment.due_date,
         "paid": Commitment.paid_date,
@@ -250,6 +273,17 @@ def _filtered(stmt: Select, owner_id: str, today: date, q: BillQuery, vendor_ids
     return stmt
 
 
+def _order(q: BillQuery) -> tuple:
+    sort = q.sort or ("paid_date" if q.date_field == "paid" else "due_date")
+    if sort == "vendor":
+        key = select(Vendor.name).where(Vendor.id == Commitment.vendor_id).scalar_subquery()
+    else:
+        key = {"due_date": Commitment.due_date, "amount": Commitment.amount, "issue_date": Commitment.issue_date,
+               "paid_date": Commitment.paid_date, "priority": Commitment.priority}[sort]
+    descending = q.descending or (q.sort is None and sort == "paid_date")  # newest payments first
+    return (key.is_(None), key.desc() if descending else key, Commitment.id)  # no date: last
+
+
 async def find_bills(session: AsyncSession, owner_id: str, today: date, q: BillQuery) -> BillResult:
     vendor_ids: list[int] | None = None
     matched: list[str] = []
@@ -257,9 +291,7 @@ async def find_bills(session: AsyncSession, owner_id: str, today: date, q: BillQ
         vendors = await match_vendors(session, owner_id, q.vendor)
         vendor_ids = [v.id for v in vendors]
         matched = [v.name for v in vendors]
-    order = (Commitment.paid_date.desc(),) if q.date_field == "paid" else (
-        Commitment.due_date.is_(None), Commitment.due_date, Commitment.id)
-    bills_stmt = _filtered(select(Commitment), owner_id, today, q, vendor_ids).order_by(*order).limit(q.limit)
+    bills_stmt = _filtered(select(Commitment), owner_id, today, q, vendor_ids).order_by(*_order(q)).limit(q.limit)
     bills = list((await session.scalars(bills_stmt)).all())
     amount_col = Commitment.paid_amount if q.status == "paid" else Commitment.amount
     totals_stmt = _filtered(

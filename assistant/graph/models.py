@@ -65,7 +65,8 @@ class User(Base):
 
 class Vendor(Base):
     __tablename__ = "vendors"
-    __table_args__ = (UniqueConstraint("owner_id", "normalized_name", name="uq_vendors_owner_name"),)
+    __table_args__ = (UniqueConstraint("owner_id", "normalized_name", name="uq_vendors_owner_name"),
+                      Index("ix_vendors_owner_category", "owner_id", "category"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -138,6 +139,8 @@ class Commitment(Base):
         Index("ix_commitments_owner_status_due", "owner_id", "status", "due_date"),
         Index("ix_commitments_owner_vendor", "owner_id", "vendor_id"),
         Index("ix_commitments_owner_paid", "owner_id", "paid_date"),
+        Index("ix_commitments_owner_due", "owner_id", "due_date"),
+        Index("ix_commitments_owner_issue", "owner_id", "issue_date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -156,7 +159,10 @@ class Commitment(Base):
     paid_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     priority: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     priority_reason: Mapped[str | None] = mapped_column(Text)
-    recurrence: Mapped[str | None] = mapped_column(String(40))
+    recurrence: Mapped[str | None] = mapped_column(String(40))  # observed from the vendor's bills (a guess)
+    # set by the user ("rent due on the 1st every month"): when this one is paid, the next is created
+    repeats: Mapped[str | None] = mapped_column(String(20))  # weekly | monthly | quarterly | yearly
+    snoozed_until: Mapped[date | None] = mapped_column(Date)  # left out of "upcoming" until then
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
