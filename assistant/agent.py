@@ -18,7 +18,7 @@ from assistant.budget import BudgetExceeded
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage, to_json
 from assistant.prompts import load_prompt
 from assistant.providers.base import Provider, ProviderError
-from assistant.toolkit import ToolContext, ToolRegistry
+from assistant.toolkit import ToolContext, ToolRegistry, typed_text
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class Agent:
         provider = provider or self.provider
         ctx.turn_id = ctx.turn_id or uuid.uuid4().hex
         ctx.model = provider
+        ctx.user_text, ctx.by_model = typed_text(user_message), True  # only these words can ask for a change
         # Attachments of earlier turns stay usable ("it's from City Water" after a question about a
         # bill sent before); ids repeat per message ("paste-1"), so the newest wins, this turn's last.
         for earlier in history:

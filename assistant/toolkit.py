@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import re
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.messages import Attachment, ToolCall
+from assistant.messages import Attachment, Message, ToolCall
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,31 @@ class ToolContext:
     index: Any = None  # the document search index (Chroma)
     # what the tools' own model calls cost in this turn (e.g. reading a bill): the reply's cost includes it
     tool_cost: Decimal = Decimal("0")
+    # What the user typed this turn (`typed_text`): the only words that can ask for a change of data
+    # without a confirmation (tools/_confirm.py). Never a document's text.
+    user_text: str = ""
+    # True while the agent runs a provider's tool calls: a `confirmed` flag the model passes does not
+    # count then; only a call from outside the conversation (the Confirm button, the CLI) confirms.
+    by_model: bool = False
 
     @asynccontextmanager
     async def transaction(self):
         """A session in a transaction: committed when the block ends, rolled back on any error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+
+_NOTE = re.compile(r"^\[(?:pasted bill: attachment [^\]]*|attachment [^\]]*)\]$", re.MULTILINE)
+
+
+def typed_text(message: Message) -> str:
+    """The words the user typed in `message`: its text without pasted bills (a paste is a document,
+    never the user's words) and without the attachment notes (a file's name is not a request)."""
+    text = message.content or ""
+    for attachment in message.attachments:
+        if attachment.text and attachment.text.strip():
+            text = text.replace(attachment.text.strip(), " ")
+    return _NOTE.sub(" ", text).strip()
 
 
 ToolFunc = Callable[[Any, ToolContext], Awaitable[dict[str, Any]]]
@@ -124,4 +144,4 @@ def load_registry(package: str = "tools") -> ToolRegistry:
     return ToolRegistry(found)
 
 
-__all__ = ["Tool", "ToolContext", "ToolError", "ToolRegistry", "load_registry", "tool"]
+__all__ = ["Tool", "ToolContext", "ToolError", "ToolRegistry", "load_registry", "tool", "typed_text"]

@@ -1,4 +1,7 @@
-"""mark_paid: record that a bill was paid."""
+"""mark_paid: record that a bill was paid; a repeating commitment gets its next occurrence.
+
+Asks first (`needs_confirmation`) unless the user's own words asked for it (tools/_confirm.py).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from assistant.graph import bills
+from assistant.graph import actions, bills
+from assistant.money import format_money
 from assistant.toolkit import ToolContext, ToolError, tool
+from tools._confirm import Target, ask_first, may_proceed
 from tools._views import bill_view
 
 
@@ -17,6 +23,8 @@ class MarkPaidArgs(BaseModel):
     vendor: str | None = Field(None, description="the vendor, when the user names no bill id")
     paid_date: date | None = Field(None, description="YYYY-MM-DD; today if not given")
     amount: Decimal | None = Field(None, ge=0, description="amount paid, if different from the bill")
+    # Set by the app's Confirm button (not shown to the model: a model's `true` would not count anyway).
+    confirmed: SkipJsonSchema[bool] = False
 
     @model_validator(mode="after")
     def _target(self):
@@ -27,27 +35,33 @@ class MarkPaidArgs(BaseModel):
 
 @tool(MarkPaidArgs)
 async def mark_paid(args: MarkPaidArgs, ctx: ToolContext) -> dict:
-    """Mark one bill as paid, by id, or by vendor when that vendor has exactly one unpaid bill."""
+    """Mark one bill as paid, by id, or by vendor when that vendor has exactly one unpaid bill. When the
+    user did not ask for it in their own words, nothing changes and the result asks for confirmation.
+    Paying a repeating commitment creates its next occurrence."""
     paid_on = args.paid_date or ctx.today
     async with ctx.transaction() as session:
-        bill_id = args.bill_id
-        if bill_id is None:
-            found = await bills.find_bills(session, ctx.user_id, ctx.today,
-                                           bills.BillQuery(vendor=args.vendor, status="open"))
-            if not found.vendors_matched:
-                raise ToolError(f"I know no vendor called {args.vendor!r}")
-            if not found.bills:
-                raise ToolError(f"there is no unpaid bill from {', '.join(found.vendors_matched)}")
-            if len(found.bills) > 1:
-                listed = "; ".join(f"#{b.id} {b.vendor.name} {b.amount} {b.currency} due {b.due_date}"
-                                   for b in found.bills)
-                raise ToolError(f"several unpaid bills match, say which one: {listed}")
-            bill_id = found.bills[0].id
-        existing = await bills.get_bill(session, ctx.user_id, bill_id)
-        if existing is not None and existing.status == "paid":
-            return {"already_paid": True, "bill": bill_view(existing, ctx.today)}
         try:
-            bill = await bills.mark_paid(session, ctx.user_id, bill_id, paid_on, args.amount)
+            bill = await actions.find_target(session, ctx.user_id, ctx.today, args.bill_id, args.vendor)
         except bills.GraphError as exc:
             raise ToolError(str(exc)) from exc
-        return {"already_paid": False, "bill": bill_view(bill, ctx.today)}
+        if bill.status == "paid":
+            return {"already_paid": True, "bill": bill_view(bill, ctx.today)}
+        if bill.status == "cancelled":
+            raise ToolError(f"bill #{bill.id} was cancelled; it cannot be paid")
+        target = Target(bill.id, [bill.vendor.name, *(a.alias for a in bill.vendor.aliases),
+                                  *([args.vendor] if args.vendor else [])])
+        if not may_proceed(ctx, "mark_paid", target, args.confirmed):
+            arguments = {"bill_id": bill.id, "paid_date": paid_on.isoformat()}
+            shown = format_money(bill.amount, bill.currency)
+            if args.amount is not None:
+                arguments["amount"] = str(args.amount)
+                shown += f", paying {format_money(args.amount, bill.currency)}"
+            return ask_first("mark_paid", arguments,
+                             f"Mark bill #{bill.id} from {bill.vendor.name} ({shown}) as paid on {paid_on.isoformat()}?")
+        try:
+            paid = await bills.mark_paid(session, ctx.user_id, bill.id, paid_on, args.amount)
+        except bills.GraphError as exc:
+            raise ToolError(str(exc)) from exc
+        nxt = await actions.next_occurrence(session, ctx.user_id, paid, ctx.today)
+        return {"already_paid": False, "bill": bill_view(paid, ctx.today),
+                "next_bill": bill_view(nxt, ctx.today) if nxt is not None else None}

@@ -1,4 +1,6 @@
-"""HTTP routes we add to Chainlit's server: attachments, served to their owner only."""
+"""HTTP routes we add to Chainlit's server: attachments and filed originals, served to their owner
+only, and the signed-in user's calendar feed (their own bills only: there is no id to ask for anyone
+else's)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,8 @@ import mimetypes
 
 from chainlit.auth import get_current_user
 from chainlit.server import app
-from fastapi import Depends, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import Depends, HTTPException, Query
+from fastapi.responses import FileResponse, Response
 from starlette.routing import Route
 
 from assistant.web.storage import LocalStorage, UnsafeKey
@@ -47,10 +49,22 @@ def install(storage: LocalStorage, services=None) -> None:
         return FileResponse(path, media_type=document.mime, filename=name,
                             headers={"X-Content-Type-Options": "nosniff"})
 
+    async def calendar_ics(days: int = Query(90, ge=1, le=366), user=Depends(get_current_user)):
+        """The signed-in user's open bills as an .ics download (no session: 401, from Chainlit's auth)."""
+        from assistant.calendar import user_calendar
+
+        if user is None or services is None:
+            raise HTTPException(status_code=404)
+        text, _ = await user_calendar(services.sessions, user.id, services.today(), days)
+        return Response(text.encode("utf-8"), media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="bills.ics"',
+                                 "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
     app.add_api_route("/attachments/{key:path}", attachment, methods=["GET"])
     app.add_api_route("/documents/{document_id}", original, methods=["GET"])
+    app.add_api_route("/calendar.ics", calendar_ics, methods=["GET"])
     # Chainlit ends its routes with a catch-all that serves the UI: ours must come before it.
-    ours = [app.router.routes.pop() for _ in range(2)]
+    ours = [app.router.routes.pop() for _ in range(3)]
     assert all(isinstance(r, Route) for r in ours)
     for route in ours:
         app.router.routes.insert(0, route)
