@@ -230,6 +230,34 @@ def ingest(files: Annotated[list[Path], typer.Argument(exists=False)], user: Use
         raise typer.Exit(1)
 
 
+@app.command("calendar")
+def calendar_cmd(user: UserOpt = "demo",
+                 days: Annotated[int, typer.Option("--days", min=1, max=366, help="how many days ahead "
+                                                   "(overdue bills are always in)")] = 90,
+                 output: Annotated[Path | None, typer.Option("--output", "-o", help="write the .ics here "
+                                                             "(default: standard output)")] = None) -> None:
+    """Export the user's unpaid bills' due dates as an iCalendar (.ics) file for a calendar app."""
+    settings = _settings()
+
+    async def run() -> tuple[str, int]:
+        from assistant.calendar import user_calendar
+
+        services = await _services(settings)
+        try:
+            return await user_calendar(services.sessions, await services.user_id(user), services.today(), days)
+        finally:
+            await services.close()
+
+    text, events = asyncio.run(run())
+    data = text.encode("utf-8")  # CRLF line endings kept as they are
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    output.write_bytes(data)
+    err.print(f"wrote {events} event{'s' if events != 1 else ''} to {output}")
+
+
 @app.command("user-add")
 def user_add(name: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True,
                                                               confirmation_prompt=True)]) -> None:

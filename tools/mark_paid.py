@@ -14,7 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 from assistant.graph import actions, bills
 from assistant.money import format_money
 from assistant.toolkit import ToolContext, ToolError, tool
-from tools._confirm import Target, ask_first, may_proceed
+from tools._confirm import ask_first, bill_target, may_proceed
 from tools._views import bill_view
 
 
@@ -48,8 +48,7 @@ async def mark_paid(args: MarkPaidArgs, ctx: ToolContext) -> dict:
             return {"already_paid": True, "bill": bill_view(bill, ctx.today)}
         if bill.status == "cancelled":
             raise ToolError(f"bill #{bill.id} was cancelled; it cannot be paid")
-        target = Target(bill.id, [bill.vendor.name, *(a.alias for a in bill.vendor.aliases),
-                                  *([args.vendor] if args.vendor else [])])
+        target = bill_target(bill, args.vendor)
         if not may_proceed(ctx, "mark_paid", target, args.confirmed):
             arguments = {"bill_id": bill.id, "paid_date": paid_on.isoformat()}
             shown = format_money(bill.amount, bill.currency)

@@ -27,6 +27,7 @@ from assistant.graph.users import authenticate
 from assistant.documents.reader import sniff_path
 from assistant.documents.corrections import parse_corrections
 from assistant.messages import Attachment, Message, TextDelta, ToolCall, with_attachment_note
+from assistant.providers.offline.actions_answers import phrase_action
 from assistant.providers.offline.answers import describe_filing
 from assistant.providers.chain import label
 from assistant.providers.registry import UnpricedModel
@@ -36,6 +37,7 @@ from assistant.web import routes
 from assistant.web.history import HistoryDataLayer
 from assistant.web.storage import LocalStorage
 from assistant.web.transcript import footer, messages_from_steps, tool_metadata
+from assistant.web.views import AnswerViews
 
 settings = get_settings()
 logs.configure(settings.environment, settings.log_level)
@@ -53,7 +55,9 @@ uploads_dir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=settings.data_
 chainlit.config.FILES_DIRECTORY = chainlit.server.FILES_DIRECTORY = uploads_dir
 
 TOOL_LABELS = {"add_bill": "Filing the bill", "find_bills": "Looking up bills",
-               "mark_paid": "Marking paid", "list_vendors": "Listing vendors"}
+               "mark_paid": "Marking paid", "list_vendors": "Listing vendors",
+               "create_commitment": "Adding a bill", "snooze": "Snoozing", "cancel": "Cancelling",
+               "calendar_feed": "Making the calendar"}
 
 
 @cl.data_layer
@@ -229,6 +233,48 @@ async def _edit_bill(action: cl.Action) -> None:
     await _file_reviewed(action.payload["review"], corrections)
 
 
+async def _send_confirmation(result: dict[str, Any]) -> None:
+    """A change the user's words did not ask for (tools/_confirm.py): Confirm / Cancel buttons. The
+    proposal is kept in the session; the buttons carry only its id, so a client cannot change it."""
+    pending_id = uuid.uuid4().hex[:12]
+    pending = cl.user_session.get("confirmations") or {}
+    pending[pending_id] = {"action": result["action"], "arguments": result["arguments"]}
+    cl.user_session.set("confirmations", pending)
+    await cl.Message(content=f"**Please confirm:** {result['summary']}", actions=[
+        cl.Action(name="confirm_action", payload={"pending": pending_id}, label="Confirm"),
+        cl.Action(name="cancel_action", payload={"pending": pending_id}, label="Cancel"),
+    ]).send()
+
+
+@cl.action_callback("confirm_action")
+async def _confirm_action(action: cl.Action) -> None:
+    await action.remove()
+    pending = (cl.user_session.get("confirmations") or {}).pop(action.payload.get("pending"), None)
+    if pending is None:
+        await cl.Message(content="That was already handled (or this chat was reloaded), so nothing was changed. "
+                                 "Ask me again if you still want it.").send()
+        return
+    args = {**pending["arguments"], "confirmed": True}
+    ctx = services.tool_context(cl.context.session.user.id)
+    step = cl.Step(name=TOOL_LABELS.get(pending["action"], pending["action"]), type="tool", language="json")
+    step.input = json.dumps(args, indent=2, ensure_ascii=False)
+    await step.send()
+    outcome = await services.registry.call(ToolCall(f"confirm-{action.payload['pending']}", pending["action"], args),
+                                           ctx)
+    step.output, step.is_error = json.dumps(outcome.result, indent=2, ensure_ascii=False), outcome.is_error
+    await step.update()
+    text = (f"I couldn't do that: {outcome.result.get('error', 'unknown error')}" if outcome.is_error
+            else phrase_action(pending["action"], outcome.result) or "Done.")
+    await cl.Message(content=text).send()
+
+
+@cl.action_callback("cancel_action")
+async def _cancel_action(action: cl.Action) -> None:
+    await action.remove()
+    (cl.user_session.get("confirmations") or {}).pop(action.payload.get("pending"), None)
+    await cl.Message(content="OK, I left it as it was: nothing was changed.").send()
+
+
 @cl.on_message
 async def _on_message(message: cl.Message) -> None:
     user = cl.context.session.user
@@ -248,6 +294,8 @@ async def _on_message(message: cl.Message) -> None:
     reply: cl.Message | None = None
     steps: dict[str, cl.Step] = {}
     reviews: list[dict[str, Any]] = []
+    views = AnswerViews()  # tables, charts, cards and links shown under the answer
+    confirmations: list[dict[str, Any]] = []
     try:
         provider = cl.user_session.get("provider")  # the user's choice in the settings panel, if any
         async for event in services.agent.run_turn(history, Message("user", content, attachments=attachments), ctx,
@@ -266,9 +314,12 @@ async def _on_message(message: cl.Message) -> None:
                 step = steps.pop(event.call.id)
                 if event.call.name == "add_bill" and event.result.get("needs_review"):
                     reviews.append(event.result)
+                if not event.is_error and event.result.get("needs_confirmation"):
+                    confirmations.append(event.result)
                 step.output = json.dumps(event.result, indent=2, ensure_ascii=False)
                 step.is_error = event.is_error
                 await step.update()
+                views.add(event.call.name, event.result, event.is_error)
             elif isinstance(event, TextDelta):
                 if reply is None:
                     reply = cl.Message(content="")
@@ -276,10 +327,14 @@ async def _on_message(message: cl.Message) -> None:
             elif isinstance(event, TurnFinished):
                 if reply is None:
                     reply = cl.Message(content=event.text or "(no answer)")
-                await reply.stream_token(footer(event.provider, event.model, event.cost, event.notices))
+                await reply.stream_token(views.links(reply.content)
+                                         + footer(event.provider, event.model, event.cost, event.notices))
+                reply.elements = views.elements()
                 await reply.send()
                 for result in reviews:
                     await _send_review(result, attachments)
+                for result in confirmations:
+                    await _send_confirmation(result)
                 log.info("turn", extra={"turn_id": ctx.turn_id, "provider": event.provider, "steps": event.steps,
                                         "stopped": event.stopped, "tools": [c["name"] for c in event.tool_calls]})
     except Exception:
