@@ -57,7 +57,9 @@ chainlit.config.FILES_DIRECTORY = chainlit.server.FILES_DIRECTORY = uploads_dir
 TOOL_LABELS = {"add_bill": "Filing the bill", "find_bills": "Looking up bills",
                "mark_paid": "Marking paid", "list_vendors": "Listing vendors",
                "create_commitment": "Adding a bill", "snooze": "Snoozing", "cancel": "Cancelling",
-               "calendar_feed": "Making the calendar"}
+               "calendar_feed": "Making the calendar", "summarize_spending": "Adding up spending",
+               "upcoming": "Checking what's coming up", "vendor_profile": "Looking at the vendor",
+               "search_documents": "Searching documents", "ai_usage": "Checking AI costs"}
 
 
 @cl.data_layer
@@ -327,9 +329,12 @@ async def _on_message(message: cl.Message) -> None:
             elif isinstance(event, TurnFinished):
                 if reply is None:
                     reply = cl.Message(content=event.text or "(no answer)")
+                elements = views.elements()
+                if event.provider == "offline":  # its tables are the grid's rows: show them once
+                    reply.content = views.without_shown_tables(reply.content, elements)
                 await reply.stream_token(views.links(reply.content)
                                          + footer(event.provider, event.model, event.cost, event.notices))
-                reply.elements = views.elements()
+                reply.elements = elements
                 await reply.send()
                 for result in reviews:
                     await _send_review(result, attachments)

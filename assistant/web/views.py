@@ -19,6 +19,7 @@ without a Chainlit context; a view that fails is logged and left out, never fail
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ MAX_BARS = 15  # vendors or categories in one chart
 CARD_ELEMENT = "VendorCard"  # public/elements/VendorCard.jsx
 
 _COLOURS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2"]  # one per currency
+# the same hues, lighter: the previous period's bars
+_LIGHTER = dict(zip(_COLOURS, ["#93c5fd", "#86efac", "#fcd34d", "#d8b4fe", "#fca5a5", "#67e8f9"]))
 _ANOMALY = "#dc2626"
 _GREY = "#8a8a8a"  # readable on the light and the dark theme
 
@@ -111,9 +114,14 @@ def _day(value: str) -> date:
 
 
 def period_label(start: date, end: date) -> str:
-    """'1 Jan – 21 Nov 2026', '1 Dec 2025 – 28 Feb 2026', '5 Nov 2026'."""
+    """'2026', 'Oct 2026', '1 – 21 Nov 2026', '1 Jan – 21 Nov 2026', '1 Dec 2025 – 28 Feb 2026'."""
+    last_day = (end + timedelta(days=1)).day == 1
     if start == end:
         return f"{start.day} {start:%b %Y}"
+    if start.year == end.year and (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
+        return str(start.year)
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%b %Y}" if start.day == 1 and last_day else f"{start.day} – {end.day} {end:%b %Y}"
     left = f"{start.day} {start:%b}" if start.year == end.year else f"{start.day} {start:%b %Y}"
     return f"{left} – {end.day} {end:%b %Y}"
 
@@ -133,12 +141,19 @@ def _layout(fig: go.Figure, title: str, height: int) -> None:
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height, margin={"l": 10, "r": 10, "t": 64, "b": 10},
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font={"color": _GREY},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"},
         barmode="group", hoverlabel={"namelength": -1},
     )
     grid = "rgba(128,128,128,0.25)"
     fig.update_xaxes(gridcolor=grid, zerolinecolor=grid)
     fig.update_yaxes(gridcolor=grid, zerolinecolor=grid)
+
+
+def _faded(colour: str | list[str]) -> dict[str, Any]:
+    """The previous period's bars: a lighter tint of the same colour (visible on both themes, unlike a
+    see-through bar on the dark one)."""
+    tint = [_LIGHTER[c] for c in colour] if isinstance(colour, list) else _LIGHTER[colour]
+    return {"color": tint}
 
 
 def _money_axis(fig: go.Figure, currencies: list[str], axis: str) -> None:
@@ -158,7 +173,10 @@ def spending_chart(result: dict[str, Any]) -> go.Figure | None:
         return None
     start, end = _day(result["period"]["from"]), _day(result["period"]["to"])
     prev_start, prev_end = _day(result["previous_period"]["from"]), _day(result["previous_period"]["to"])
-    currencies = sorted({g["currency"] for g in groups})
+    used: dict[str, int] = {}
+    for g in groups:
+        used[g["currency"]] = used.get(g["currency"], 0) + g["count"] + g["previous_count"]
+    currencies = sorted(used, key=lambda c: (-used[c], c))  # the most used first: it gets the first colour
     verb = "Paid" if result.get("basis", "paid") == "paid" else "Billed"
     per = {"month": "per month", "year": "per year", "vendor": "per vendor", "category": "per category"}[group_by]
     totals = result.get("totals") or []
@@ -190,42 +208,41 @@ def spending_chart(result: dict[str, Any]) -> go.Figure | None:
                 (Decimal(t["previous_amount"]) for t in totals if t["currency"] == currency), Decimal("0"))
             if shift is not None and any(before) and complete:
                 earlier = [_shift(k, group_by, shift) for k in keys]
-                fig.add_bar(x=labels, y=before, name=f"{currency}, {previous_name}", marker_color=colour, opacity=0.35,
+                fig.add_bar(x=labels, y=before, name=f"{currency}, {previous_name}", marker=_faded(colour),
                             customdata=[[_month_label(k) if group_by == "month" else k,
                                          format_money(str(v), currency)] for k, v in zip(earlier, before)],
                             hovertemplate="%{customdata[0]}: %{customdata[1]}<extra></extra>")
             fig.add_bar(x=labels, y=now, name=currency, marker_color=colour,
-                        customdata=[[format_money(str(v), currency), r["count"] if r else 0] for v, r in zip(now, rows)],
+                        customdata=[[format_money(str(v), currency), r["count"] if r else 0]
+                                    for v, r in zip(now, rows)],
                         hovertemplate="%{x}: %{customdata[0]} (%{customdata[1]} bills)<extra></extra>")
         _layout(fig, title, 380)
         _money_axis(fig, currencies, "y")
         fig.update_xaxes(type="category")
         return fig
 
-    all_keys = list(dict.fromkeys(g["key"] for g in groups))
-    keys = all_keys[:MAX_BARS]
-    if len(keys) < 2 and len(currencies) < 2 and not any(Decimal(g["previous_amount"]) for g in groups):
+    # one bar per vendor/category and currency, largest first; other currencies than the main one are
+    # named in the label, so each row is one bar (and its previous period), whatever the currencies
+    shown = groups[:MAX_BARS]
+    if len(shown) < 2 and not any(Decimal(g["previous_amount"]) for g in shown):
         return None
-    for i, currency in enumerate(currencies):
-        colour = _COLOURS[i % len(_COLOURS)]
-        rows = [by_key.get((k, currency)) for k in keys]
-        if not any(rows):
-            continue
-        now = [float(r["amount"]) if r else 0.0 for r in rows]
-        before = [float(r["previous_amount"]) if r else 0.0 for r in rows]
-        if any(before):
-            fig.add_bar(y=keys, x=before, orientation="h", name=f"{currency}, {previous_name}", marker_color=colour,
-                        opacity=0.35, customdata=[format_money(str(v), currency) for v in before],
-                        hovertemplate="%{y}, before: %{customdata}<extra></extra>")
-        fig.add_bar(y=keys, x=now, orientation="h", name=currency, marker_color=colour,
-                    customdata=[format_money(str(v), currency) for v in now],
-                    hovertemplate="%{y}: %{customdata}<extra></extra>")
-    more = len(all_keys) - len(keys)
-    if more > 0:
-        title += f" (top {len(keys)}; {more} more)"
-    _layout(fig, title, 120 + 34 * len(keys) * (1 + (len(fig.data) > len(currencies))))
+    labels = [g["key"] if g["currency"] == currencies[0] else f"{g['key']} ({g['currency']})" for g in shown]
+    colours = [_COLOURS[currencies.index(g["currency"]) % len(_COLOURS)] for g in shown]
+    before = [float(g["previous_amount"]) for g in shown]
+    if any(before):
+        fig.add_bar(y=labels, x=before, orientation="h", name=previous_name, marker=_faded(colours),
+                    customdata=[format_money(g["previous_amount"], g["currency"]) for g in shown],
+                    hovertemplate="%{y}, previous period: %{customdata}<extra></extra>")
+    fig.add_bar(y=labels, x=[float(g["amount"]) for g in shown], orientation="h", name=period_label(start, end),
+                marker_color=colours,
+                customdata=[[format_money(g["amount"], g["currency"]), g["count"]] for g in shown],
+                hovertemplate="%{y}: %{customdata[0]} (%{customdata[1]} bills)<extra></extra>")
+    if len(groups) > len(shown):
+        title += f" (largest {len(shown)} of {len(groups)})"
+    _layout(fig, title, 150 + (22 if any(before) else 14) * len(shown) * 2)
     _money_axis(fig, currencies, "x")
-    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+    fig.update_layout(showlegend=any(before))
     return fig
 
 
@@ -266,11 +283,24 @@ def vendor_card(result: dict[str, Any]) -> dict[str, Any] | None:
                    for t in result.get("totals") or []],
         "anomalies": [f"Bill #{a['bill_id']}: {format_money(a['amount'], a['currency'])}"
                       + (f", due {format_date(a['due_date'])}" if a.get("due_date") else "")
-                      + f" — {Decimal(a['ratio']):.1f}× the usual {format_money(a['usual'], a['currency'])}"
+                      + f" — {a['ratio']}× the usual {format_money(a['usual'], a['currency'])}"
                       for a in result.get("anomalies") or []],
-        "documents": [{"label": d.get("filename") or f"Document {d['id']}", "url": d["url"],
-                       "filed": d.get("filed") or ""} for d in result.get("documents") or []],
+        "documents": [{"label": _document_label(d), "url": d["url"], "filed": d.get("filed") or ""}
+                      for d in result.get("documents") or []],
     }
+
+
+def _document_label(document: dict[str, Any]) -> str:
+    """Its file name, else what it is and when it was filed ("Text, 22 Nov 2026")."""
+    if document.get("filename"):
+        return document["filename"]
+    mime = document.get("type") or ""
+    kind = ("PDF" if mime == "application/pdf" else "Photo" if mime.startswith("image/")
+            else "Email" if mime == "message/rfc822" else "Text" if mime.startswith("text/") else "Document")
+    if not document.get("filed"):
+        return f"{kind} {document['id']}"
+    filed = date.fromisoformat(document["filed"])
+    return f"{kind}, {filed.day} {filed:%b %Y}"
 
 
 def vendor_chart(result: dict[str, Any]) -> go.Figure | None:
@@ -279,7 +309,11 @@ def vendor_chart(result: dict[str, Any]) -> go.Figure | None:
     vendor = result.get("vendor")
     if not isinstance(vendor, dict):
         return None
-    bills = [b for b in result.get("bills") or [] if b["status"] != "cancelled" and (b.get("due_date") or b.get("issue_date"))]
+
+    def when(bill: dict[str, Any]) -> str | None:
+        return bill.get("due_date") or bill.get("issue_date")
+
+    bills = [b for b in result.get("bills") or [] if b["status"] != "cancelled" and when(b)]
     if len(bills) < 2:
         return None
     anomalous = {a["bill_id"]: a for a in result.get("anomalies") or []}
@@ -288,8 +322,8 @@ def vendor_chart(result: dict[str, Any]) -> go.Figure | None:
     fig = go.Figure()
     for i, currency in enumerate(currencies):
         colour = _COLOURS[i % len(_COLOURS)]
-        mine = sorted((b for b in bills if b["currency"] == currency), key=lambda b: b.get("due_date") or b["issue_date"])
-        xs = [b.get("due_date") or b["issue_date"] for b in mine]
+        mine = sorted((b for b in bills if b["currency"] == currency), key=when)
+        xs = [when(b) for b in mine]
         fig.add_scatter(x=xs, y=[float(b["amount"]) for b in mine], mode="lines+markers", name=currency,
                         line={"color": colour, "width": 2}, marker={"size": 7, "color": colour},
                         customdata=[[f"#{b['id']}", format_money(b["amount"], currency), b["status"]] for b in mine],
@@ -300,15 +334,15 @@ def vendor_chart(result: dict[str, Any]) -> go.Figure | None:
                             line={"color": colour, "width": 1, "dash": "dot"}, hoverinfo="skip")
         odd = [b for b in mine if b["id"] in anomalous]
         if odd:
-            fig.add_scatter(x=[b.get("due_date") or b["issue_date"] for b in odd], y=[float(b["amount"]) for b in odd],
-                            mode="markers+text", name="unusually high", text=[f"{Decimal(anomalous[b['id']]['ratio']):.1f}×"
-                                                                               for b in odd],
+            fig.add_scatter(x=[when(b) for b in odd], y=[float(b["amount"]) for b in odd],
+                            mode="markers+text", name="unusually high",
+                            text=[f"{anomalous[b['id']]['ratio']}×" for b in odd],
                             textposition="top center", textfont={"color": _ANOMALY},
                             marker={"size": 13, "color": "rgba(0,0,0,0)", "line": {"color": _ANOMALY, "width": 2.5}},
                             hovertemplate="%{x}: unusually high<extra></extra>")
     _layout(fig, f"{vendor['name']}: amount per bill", 280)
     _money_axis(fig, currencies, "y")
-    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(range=[0, max(float(b["amount"]) for b in bills) * 1.25])
     return fig
 
 
@@ -374,6 +408,23 @@ class AnswerViews:
                 log.exception("answer view failed", extra={"tool": tool})
         return out
 
+    @staticmethod
+    def without_shown_tables(text: str, elements: list[cl.Element]) -> str:
+        """The offline answer's markdown tables, dropped when a grid or card under it shows the same
+        rows (the offline text stays complete for the CLI and for models reading the history; in the
+        browser the sortable grid replaces the table instead of repeating it)."""
+        if not any(isinstance(e, (cl.Dataframe, cl.CustomElement)) for e in elements):
+            return text
+        kept = [line for line in text.split("\n") if not line.lstrip().startswith("|")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
+
+
+def _chart(name: str, fig: go.Figure, size: str = "medium") -> cl.Plotly:
+    element = cl.Plotly(name=name, figure=fig, display="inline", size=size)
+    # the frontend reads the plot's config from the same JSON: no tool bar over a small chart
+    element.content = json.dumps({**json.loads(element.content), "config": {"displayModeBar": False}})
+    return element
+
 
 def _elements(tool: str, result: dict[str, Any]) -> list[cl.Element]:
     # Element names end in .json where the frontend needs the content as JSON: a resumed chat fetches it
@@ -383,7 +434,7 @@ def _elements(tool: str, result: dict[str, Any]) -> list[cl.Element]:
         return [cl.Dataframe(name="bills", data=table, display="inline")] if table is not None else []
     if tool == "summarize_spending":
         fig = spending_chart(result)
-        return [cl.Plotly(name="spending.json", figure=fig, display="inline")] if fig is not None else []
+        return [_chart("spending.json", fig)] if fig is not None else []
     if tool == "vendor_profile":
         out: list[cl.Element] = []
         props = vendor_card(result)
@@ -391,6 +442,6 @@ def _elements(tool: str, result: dict[str, Any]) -> list[cl.Element]:
             out.append(cl.CustomElement(name=CARD_ELEMENT, props=props, display="inline"))
         fig = vendor_chart(result)
         if fig is not None:
-            out.append(cl.Plotly(name="vendor-amounts.json", figure=fig, display="inline", size="small"))
+            out.append(_chart("vendor-amounts.json", fig, size="small"))
         return out
     return []

@@ -1,7 +1,8 @@
 // A vendor at a glance, under the answer to "tell me about <vendor>" (assistant/web/views.py builds the
 // props, every value already formatted). Chainlit renders this file in the browser at run time
 // (react-runner): no build step. `props` is injected globally. Only Tailwind classes that Chainlit's own
-// stylesheet contains take effect, so layout that needs anything else is written as inline styles.
+// stylesheet contains take effect, so layout that needs anything else is written as inline styles (and the
+// warning red is fixed: the theme's "destructive" red is too dark to read on the dark theme).
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
 import { Badge } from '@/components/ui/badge';
 import { AlertTriangle, FileText } from 'lucide-react';
@@ -57,7 +58,7 @@ export default function VendorCard() {
         {anomalies.length ? (
           <div className="flex flex-col gap-1" data-testid="anomalies">
             {anomalies.map((a) => (
-              <div key={a} className="flex items-center gap-2 text-destructive">
+              <div key={a} className="flex items-center gap-2" style={{ color: '#ef4444' }}>
                 <AlertTriangle className="h-4 w-4 shrink-0" />
                 <span>{a}</span>
               </div>

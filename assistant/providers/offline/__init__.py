@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage
-from assistant.providers.offline.answers import phrase
+from assistant.providers.offline.answers import phrase, unavailable
 from assistant.providers.offline.intents import read_intent
 
 
@@ -30,6 +30,10 @@ class OfflineProvider:
         last_user = max(i for i, m in enumerate(messages) if m.role == "user")
         user, history, this_turn = messages[last_user], messages[:last_user], messages[last_user + 1:]
         intent = read_intent(user, history, request.today)
+        offered = {t["name"] for t in request.tools}
+        missing = sorted({name for name, _ in intent.calls if offered and name not in offered})
+        if missing:
+            return Completion(text=unavailable(missing), usage=Usage(), finish_reason="stop")
         if not this_turn and intent.calls:
             calls = [ToolCall(f"call_{uuid.uuid4().hex[:12]}", name, args) for name, args in intent.calls]
             return Completion(tool_calls=calls, usage=Usage(), finish_reason="tool_calls")

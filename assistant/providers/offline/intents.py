@@ -1,48 +1,76 @@
-"""What a person is asking, read with rules: which tool calls a model would make for it."""
+"""What a person is asking, read with rules: which tool calls a model would make for it.
+
+The reading goes: a pasted or attached bill; the answer to a vendor question add_bill asked; a
+change (mark paid, snooze, cancel, a new commitment, the calendar); a follow-up of the previous
+question ("and last month?", "what about City Water?"); then a question, from its pieces: period,
+vendor words or category, amounts, status, sorting, grouping (`words`, `periods`), mapped to a tool
+as `parsed` describes.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from assistant.documents.recognise import looks_like_bill
 from assistant.messages import Message
-from assistant.providers.offline.periods import Period, find_period
+from assistant.providers.offline.changes import read_change
+from assistant.providers.offline.conversation import (VendorQuestion, chosen_vendor, last_bill_mentioned,
+                                                      pending_vendor_question)
+from assistant.providers.offline.parsed import QUERY_KINDS, Intent, Slots, build
+from assistant.providers.offline.periods import Period, find_periods
+from assistant.providers.offline.words import (ANY_STATUS, CANCELLED, ISSUED, NOT_PAID, OPEN, OVERDUE, PAID, Sort,
+                                               find_amounts, find_category, find_sort, mask, normalize, subject)
 
-_DUE = re.compile(r"\b(due|owe|upcoming|coming\s+up|to\s+pay|need\s+to\s+pay|have\s+to\s+pay|overdue|late|unpaid|outstanding|open\s+bills?)\b")
-_OVERDUE = re.compile(r"\b(overdue|late|past\s+due|missed)\b")
-_SPEND = re.compile(r"\b(how\s+much|total|sum|spent|spend)\b")
-_PAID_WORDS = re.compile(r"\b(pa(?:y|id)|spen[dt])\b")
-_BILLED_WORDS = re.compile(r"\b(bill(?:ed)?|charg(?:e|ed)|invoic(?:e|ed))\b")
-_VENDORS = re.compile(r"\b(vendors?|billers?|payees?|companies|providers?|who\s+do\s+i\s+(?:pay|owe))\b")
-_MARK_PAID = [
-    re.compile(r"\bmark\s+(?P<target>.*?)\s*(?:as\s+)?paid\b"),
-    re.compile(r"\b(?:i\s+(?:have\s+|just\s+|already\s+)?)paid\s+(?P<target>(?:the|my|bill|#).*?)(?:\s+(?:today|yesterday|already|off))?[.!]?$"),
-    re.compile(r"^(?P<target>.+?)\s+(?:is|was|has\s+been)\s+paid\b"),
-    re.compile(r"\bpaid\s+off\s+(?P<target>.+?)[.!]?$"),
+__all__ = ["Intent", "Slots", "read_intent", "last_bill_mentioned", "pending_vendor_question", "VendorQuestion"]
+
+_AI_COST = re.compile(r"\b(?:ai|a\.i\.|llm|models?|tokens?|openai|anthropic|gemini|the\s+assistant|chatgpt|claude)\b.*"
+                      r"\b(?:cost|spen[dt]|usage|used|charge)|"
+                      r"\b(?:cost|spen[dt]|usage|used)\b.*\b(?:ai|a\.i\.|llm|models?|tokens?|openai|anthropic|gemini)\b|"
+                      r"\b(?:have|did|do)\s+you\s+cost\b|\byour\s+(?:own\s+)?(?:cost|usage)\b|^(?:ai\s+)?usage\b")
+_VENDORS = re.compile(r"\b(?:vendors|billers|payees|companies|providers)\b|\bwho\s+do\s+i\s+(?:pay|owe)\b(?!\s+(?:the\s+)?most)|"
+                      r"\bwho\s+(?:sends|bills)\s+me\b|\blist\s+(?:my\s+)?(?:vendor|biller|payee)s?\b")
+_HOW_MUCH = re.compile(r"\bhow\s+much\b|\bhow\s+many\s+(?:dollars|euros|bucks)\b|\btotal\b|\bsum\b|\baltogether\b|"
+                       r"\bspen[dt]\b|\bspending\b|\bexpenses?\b|\bcost(?:s|ed)?\b|\boutgoings\b")
+_PAY_WORDS = re.compile(r"\b(?:pa(?:y|id|ying|yed)|spen[dt]|spending|cost(?:s|ed)?|expenses?|outgoings)\b")
+_BILLED = re.compile(r"\b(?:billed|charged|invoiced|(?:bill|charge|invoice)\s+(?:me|us)|did\s+.+?\s+(?:bill|charge|invoice))\b")
+_GROUP = [
+    ("month", re.compile(r"\b(?:by|per|each|every|a)\s+month\b|\bmonth[-\s]by[-\s]month\b|\bmonthly\s+(?:breakdown|totals?|spend\w*)\b|"
+                         r"\bper-month\b|\bmonthly\b(?=.*\b(?:spen[dt]|spending|costs?|paid)\b)")),
+    ("year", re.compile(r"\b(?:by|per|each|a)\s+year\b|\byear[-\s]by[-\s]year\b|\b(?:yearly|annual)\s+(?:breakdown|totals?|spend\w*)\b")),
+    ("category", re.compile(r"\b(?:by|per|each)\s+categor(?:y|ies)\b|\b(?:which|what)\s+(?:kind|type|categor(?:y|ies))\b|"
+                            r"\bcategories\b|\bcategory\s+breakdown\b")),
+    ("vendor", re.compile(r"\b(?:by|per|each)\s+(?:vendor|company|biller|payee|provider)\b|"
+                          r"\b(?:which|what)\s+(?:vendor|company|biller|payee|provider)s?\b.*\b(?:most|least|biggest|highest|largest|more)\b|"
+                          r"\bwho\b.*\b(?:most|biggest)\b|\bbiggest\s+(?:expense|spend|cost)s?\b|"
+                          r"\b(?:most|least)\s+expensive\s+(?:vendor|company|biller|provider|payee)s?\b|"
+                          r"\b(?:biggest|largest|priciest)\s+(?:vendor|company|biller|provider|payee)s?\b|"
+                          r"\bwhere\s+(?:does|did|is)\s+(?:my|the|all\s+my)\s+money\s+go")),
 ]
-_AI_COST = re.compile(r"\b(ai|a\.i\.|llm|models?|tokens?|openai|anthropic|gemini|the\s+assistant|you)\b.*\b(cost|spen[dt]|usage|used|charge)|"
-                      r"\b(cost|spen[dt]|usage|used)\b.*\b(ai|a\.i\.|llm|models?|tokens?|openai|anthropic|gemini)\b|"
-                      r"^(ai\s+)?usage\b")
-_SEARCH = re.compile(r"^(?:please\s+)?(?:find|search(?:\s+for)?|look\s+(?:for|up)|where(?:'s|\s+is)|show\s+me)\s+"
-                     r"(?:my\s+|the\s+|a\s+)?(?P<q>.+)$")
-_GREETING = re.compile(r"^\s*(hi|hello|hey|good\s+(morning|afternoon|evening)|thanks|thank\s+you)\b[\s!.]*$")
-_PRONOUN = re.compile(r"^(?:it|that|this|that\s+one|this\s+one|the\s+bill|that\s+bill|this\s+bill)$")
-_FILLER = re.compile(r"\b(the|my|our|bill|bills|invoice|one|as|from|for|to|a|an)\b")
-# Words that can follow "to"/"for"/"from" without being a vendor ("what do I have to pay ...").
-_NOT_VENDOR = {"pay", "paid", "be", "me", "us", "you", "do", "it", "them", "this", "that", "all", "anything",
-               "something", "everything", "everyone", "now", "soon", "bills", "bill", "the", "my", "our", "a"}
-
-
-@dataclass
-class Intent:
-    kind: str  # add_bill | due | spending | mark_paid | vendors | greeting | help
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    period: Period | None = None
-    vendor: str | None = None
-    mode: str | None = None  # spending: paid | billed; due: open | overdue
+_TOP = re.compile(r"\b(?:most|biggest|highest|largest)\b")
+_COMPARE = re.compile(r"\bcompar\w*|\bvs\.?(?=\s)|\bversus\b|\b(?:up|down)\s+(?:or\s+down|from|on)\b|\bmore\s+or\s+less\b|"
+                      r"\bthan\s+(?:last|the\s+previous|before|usual)\b|\bchanged?\b|\bdifference\b|\btrend\b")
+_UPCOMING = re.compile(r"\bcoming\s+up\b|\bupcoming\b|\bcoming\s+due\b")
+_FIRST = re.compile(r"\bpay\s+(?:first|1st)\b|\b(?:should|do|must)\s+i\s+pay\s+(?:first|next)\b|\bfirst\s+to\s+pay\b|\burgent\w*\b|"
+                    r"\bpriorit\w*\b|\bwhat'?s\s+next\b|\bnext\s+up\b|\bwhat\s+to\s+pay\b|\bmost\s+important\b|\bpay\s+next\b|"
+                    r"\b(?:should|do)\s+i\s+pay\s+now\b")
+_PROFILE = re.compile(r"\btell\s+me\s+(?:\w+\s+)?about\b|\bknow\s+about\b|\b(?:info|information|details|profile|overview)\b|"
+                      r"\bsummary\s+(?:of|for)\b|\busual(?:ly)?\b|\busualy\b|\btypical(?:ly)?\b|\bnormal(?:ly)?\b|\baverage\b|"
+                      r"\bavg\b|\bunusual\b|\banomal\w*|\bweird\b|\bstrange\b|\bodd\b|\bspikes?\b|\bhistory\s+(?:with|of|for)\b|"
+                      r"\beverything\s+about\b|\bwhat'?s\s+up\s+with\b|\bwhat\s+about\s+my\b.*\b(?:bill|account)\b(?!s)|"
+                      r"\bhow\s+often\b|\bwhen\s+(?:is|does)\b.*\b(?:due|come)\b.*\busually\b|\bhigher\s+than\s+(?:normal|before)\b")
+_BILLS_WORD = re.compile(r"\b(?:bills?|invoices?|payments?|charges?|statements?)\b")
+_LIST = re.compile(r"\b(?:show|list|display|see|which|what|any|all|every)\b")
+_HOW_MANY = re.compile(r"\bhow\s+many\b")
+_TEXT = re.compile(r"\b(?:invoice|inv|ref(?:erence)?|bill|account)\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*(?P<code>[a-z]{1,6}-?\d[\w-]*)\b")
+_SEARCH = re.compile(r"^(?:please\s+|can\s+you\s+|could\s+you\s+)?(?:find|search(?:\s+for)?|look\s+(?:for|up)|where(?:'s|\s+is|\s+are)|"
+                     r"pull\s+up|dig\s+up)\s+(?:my\s+|the\s+|a\s+|for\s+)?(?P<q>.+)$")
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|thx|cheers)\b"
+                       r"(?:\s+(?:there|again|a\s+lot|so\s+much))?[\s!.]*$")
+_FOLLOW = re.compile(r"^(?:(?:and|also|ok(?:ay)?|so|now|then|plus|but|right|hmm)\b[\s,]*)*"
+                     r"(?:(?:what|wat|wht|how)\s+(?:about|abt|bout)|what\s+of|same\s+(?:thing\s+)?(?:for|but(?:\s+for)?|with|again\s+for)|"
+                     r"and\s+for|and\s+in|and|also|same|now\s+for|ok\s+now)\b[\s,]*")
+_NOT_ONLY = re.compile(r"\b(?:only|just)\b")
 
 
 def read_intent(message: Message, history: list[Message], today: date) -> Intent:
@@ -51,36 +79,135 @@ def read_intent(message: Message, history: list[Message], today: date) -> Intent
         return Intent("add_bill", [("add_bill", {"attachment_id": a.id}) for a in message.attachments])
     if looks_like_bill(text):
         return Intent("add_bill", [("add_bill", {"text": text})])
-    t = re.sub(r"\s+", " ", text.lower().replace("’", "'")).strip()
-    if not t:
-        return Intent("help")
+    original, t = normalize(text)
+    if not t or (text.count("\n") >= 2 and "?" not in text):
+        return Intent("help")  # several lines and no question: a note or letter, not a request
     question = pending_vendor_question(history)
     if question is not None:
-        vendor = _chosen_vendor(t, text, question, strict=True)
+        vendor = chosen_vendor(t, text, question, strict=True)
         if vendor:
             return _file_as(question, vendor)
-    intent = _read(t, history, today)
+    intent = _read(original, t, history, today)
     if intent.kind == "help" and question is not None:
-        vendor = _chosen_vendor(t, text, question, strict=False)
+        vendor = chosen_vendor(t, text, question, strict=False)
         if vendor:
             return _file_as(question, vendor)
     return intent
 
 
-def _read(t: str, history: list[Message], today: date) -> Intent:
-    for rx in _MARK_PAID:
-        m = rx.search(t.rstrip("?.! "))
-        if m:
-            return _mark_paid(m.group("target"), history, t, today)
+def _file_as(question: VendorQuestion, vendor: str) -> Intent:
+    return Intent("add_bill", [("add_bill", {**question.arguments, "vendor": vendor})], Slots(vendor=vendor))
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+class _Pieces:
+    """The pieces of one question: periods (as due-type and past-type dates), category, amounts,
+    vendor words, status and sorting."""
+
+    def __init__(self, t: str, today: date):
+        self.t = t
+        self.today = today
+        self.future_periods = find_periods(t, today, future=True)
+        self.past_periods = find_periods(t, today, future=False)
+        spans = [p.span for p in self.future_periods]
+        self.code = _TEXT.search(t)
+        if self.code:
+            spans.append(self.code.span())
+        self.amounts = find_amounts(mask(t, *spans))
+        spans += list(self.amounts.spans)
+        spans += [m.span() for m in re.finditer(r"#\s*\d+", t)]
+        self.category = find_category(mask(t, *spans))
+        if self.category:
+            spans.append(self.category[1])
+        self.masked = mask(t, *spans)
+        run = subject(self.masked)
+        self.vendor = re.sub(r"'s\b", "", run.words) if run else None  # "pacific power's" -> "pacific power"
+        self.sort = find_sort(t)
+
+    def period(self, future: bool) -> Period | None:
+        found = self.future_periods if future else self.past_periods
+        return found[0] if found else None
+
+    @property
+    def category_name(self) -> str | None:
+        return self.category[0] if self.category else None
+
+    def has_slots(self, vendor: bool = True) -> bool:
+        return bool(self.future_periods or (vendor and self.vendor) or self.category or self.amounts.spans
+                    or self.sort.field or self.status())
+
+    def status(self) -> str | None:
+        t = self.t
+        if NOT_PAID.search(t):
+            return "open"
+        if OVERDUE.search(t):
+            return "overdue"
+        if CANCELLED.search(t):
+            return "cancelled"
+        if PAID.search(t):
+            return "paid"
+        if OPEN.search(t):
+            return "open"
+        if ANY_STATUS.search(t):
+            return "any"
+        return None
+
+
+def _read(original: str, t: str, history: list[Message], today: date) -> Intent:
+    change = read_change(original, t, history, today)
+    if change is not None:
+        return change
     if _AI_COST.search(t):
         return Intent("ai_usage", [("ai_usage", {})])
-    if _VENDORS.search(t) and not _SPEND.search(t):
+    pieces = _Pieces(t, today)
+    follow = _follow_up(t, pieces, history, today)
+    if follow is not None:
+        return follow
+    group = next((name for name, rx in _GROUP if rx.search(t)), None)
+    if pieces.code:
+        return build("bills", Slots(text=original[pieces.code.start("code"):pieces.code.end("code")]
+                                    if len(original) == len(t) else pieces.code.group("code"), status="any"), today)
+    if _VENDORS.search(t) and not group and not _HOW_MUCH.search(t):
         return Intent("vendors", [("list_vendors", {})])
-    if _SPEND.search(t) and (_PAID_WORDS.search(t) or _BILLED_WORDS.search(t)) and not re.search(r"\b(due|owe)\b", t):
-        return _spending(t, today)
-    if _DUE.search(t) or re.search(r"\b(what|which|any)\b.*\bbills?\b", t):
-        return _due(t, today)
+    if _PROFILE.search(t) and pieces.vendor and not group:
+        return build("profile", Slots(vendor=pieces.vendor), today)
+    status = pieces.status()
+    past = pieces.period(False)
+    spend_q = bool(_HOW_MUCH.search(t)) and status not in ("open", "overdue", "cancelled") and (
+        bool(_PAY_WORDS.search(t)) or bool(_BILLED.search(t))
+        or (status is None and past is not None and past.start is not None and past.start <= today))
+    compare = bool(_COMPARE.search(t)) and bool(pieces.future_periods or _PAY_WORDS.search(t))
+    billed_q = bool(_BILLED.search(t)) and bool(_HOW_MUCH.search(t) or re.match(r"^(?:and\s+)?what\b", t))
+    if spend_q or group or compare or billed_q:
+        billed = bool(_BILLED.search(t)) and not re.search(r"\b(?:paid|pay|spen[dt])\b", t)
+        slots = Slots(period=pieces.period(False), vendor=pieces.vendor, category=pieces.category_name,
+                      group_by=group, basis="billed" if billed else "paid", compare=compare,
+                      top=bool(group in ("vendor", "category") and _TOP.search(t)))
+        if group == "category":
+            slots.category = None if not pieces.category else slots.category
+        return build("spending", slots, today)
+    first = bool(_FIRST.search(t))
+    upcoming = bool(_UPCOMING.search(t))
+    period = pieces.future_periods[0] if pieces.future_periods else None
+    filters = pieces.vendor or pieces.category or pieces.amounts.spans
+    if first and not filters:
+        return build("upcoming", Slots(period=period, first=True), today)
+    if upcoming and not filters and period is None:
+        return build("upcoming", Slots(), today)
+    only_period = period is not None and not (pieces.vendor or pieces.category or status or pieces.amounts.spans
+                                              or pieces.sort.field or _BILLS_WORD.search(t))
+    if only_period and period.days_ahead is not None:
+        return build("upcoming", Slots(period=period, days=period.days_ahead), today)
+    category = pieces.category and (_LIST.search(t) or _BILLS_WORD.search(t) or t.endswith("?"))
+    listish = (status or upcoming or pieces.amounts.spans or pieces.sort.field or category
+               or _HOW_MANY.search(t) or (_BILLS_WORD.search(t) and (_LIST.search(t) or pieces.vendor or period))
+               or (_HOW_MUCH.search(t) and (pieces.vendor or pieces.category)))
     search = _SEARCH.search(t)
+    if listish and not (search and not (status or pieces.amounts.spans or pieces.sort.field or pieces.category
+                                        or period)):
+        return _bills(t, pieces, status, today)
     if search:
         return Intent("search", [("search_documents", {"query": search.group("q").strip(" ?.!")})])
     if _GREETING.match(t):
@@ -88,163 +215,94 @@ def _read(t: str, history: list[Message], today: date) -> Intent:
     return Intent("help")
 
 
-def _due(t: str, today: date) -> Intent:
-    if _OVERDUE.search(t):
-        return Intent("due", [("find_bills", {"status": "overdue"})], mode="overdue")
-    period = find_period(t, today, future=True)
-    args: dict[str, Any] = {"status": "open"}
-    if period:
-        args.update(date_from=period.start.isoformat(), date_to=period.end.isoformat())
-    vendor = _vendor_after(t, r"\b(?:to|for|from|with)\b", period)
-    if vendor:
-        args["vendor"] = vendor
-    return Intent("due", [("find_bills", args)], period=period, vendor=vendor, mode="open")
+_DID_I_PAY = re.compile(r"\b(?:did|have|has)\s+(?:i|we|it|that|this|the\s+\w+(?:\s+\w+)?)\s+(?:already\s+)?(?:pay|paid|been\s+paid)\b|"
+                        r"\bis\s+(?:it|that|the\s+.+?)\s+(?:already\s+)?paid\b")
 
 
-def _spending(t: str, today: date) -> Intent:
-    period = find_period(t, today, future=False)
-    billed = bool(_BILLED_WORDS.search(t)) and not _PAID_WORDS.search(t)
-    vendor = None
-    patterns = [
-        r"\b(?:pa(?:y|id)|spen[dt])\s+(?:on\s+|to\s+|for\s+)?(?P<v>.+)",
-        r"\b(?:billed|charged|invoiced)\s+(?:me\s+)?(?:by|from)\s+(?P<v>.+)",
-        r"\bdid\s+(?P<v>.+?)\s+(?:bill|charge|invoice)\b",
-        r"\bfrom\s+(?P<v>.+)",
-    ]
-    for p in patterns:
-        m = re.search(p, t)
-        if m:
-            vendor = _clean_vendor(m.group("v"), period, m.start("v"))
-            if vendor:
-                break
-    args: dict[str, Any] = {"status": "any" if billed else "paid", "date_field": "issued" if billed else "paid"}
-    if vendor:
-        args["vendor"] = vendor
-    if period:
-        args.update(date_from=period.start.isoformat(), date_to=period.end.isoformat())
-    return Intent("spending", [("find_bills", args)], period=period, vendor=vendor,
-                  mode="billed" if billed else "paid")
+def _bills(t: str, pieces: _Pieces, status: str | None, today: date) -> Intent:
+    sort = pieces.sort
+    if _DID_I_PAY.search(t) and pieces.vendor and not sort.field:
+        # "did I pay the water bill?": its bills whatever their status, latest first
+        status, sort = "any", Sort("latest", True, latest=True)
+    if status is None:
+        if sort.latest or ISSUED.search(t):
+            status = "any"
+        else:
+            past = pieces.period(False)
+            status = "any" if past is not None and past.end is not None and past.end < today else "open"
+    future = status in ("open", "overdue")
+    date_field = "paid" if status == "paid" else ("issued" if ISSUED.search(t) else None)
+    if date_field == "issued" or status in ("paid", "any"):
+        future = False
+    slots = Slots(period=pieces.period(future), vendor=pieces.vendor, category=pieces.category_name, status=status,
+                  date_field=date_field, amount_min=pieces.amounts.minimum, amount_max=pieces.amounts.maximum,
+                  sort=sort)
+    return build("bills", slots, today)
 
 
-def _vendor_after(t: str, lead: str, period: Period | None) -> str | None:
-    m = re.search(lead + r"\s+(?P<v>.+)", t)
-    if not m:
+# ----------------------------------------------------------------------------------------------
+# follow-ups
+
+
+def _follow_up(t: str, pieces: _Pieces, history: list[Message], today: date) -> Intent | None:
+    """"and last month?", "what about City Water?", "insurance?": the previous question again, with
+    what this message changes (period, vendor, category, status, amounts)."""
+    lead = _FOLLOW.match(t)
+    rest = t[lead.end():] if lead else t
+    if not rest.strip(" ?.!") or not history:
         return None
-    return _clean_vendor(m.group("v"), period, m.start("v"))
-
-
-def _clean_vendor(raw: str, period: Period | None, offset: int) -> str | None:
-    if period and period.span[0] >= offset:
-        raw = raw[: period.span[0] - offset]
-    raw = re.split(r"\b(?:in|this|last|next|since|during|so\s+far|altogether|in\s+total|overall|total|today|for\s+the|over\s+the|within|by)\b|[?.!,]", raw)[0]
-    raw = re.sub(r"^(?:i|me|us|we|my|our|the)\s+", "", raw.strip())
-    raw = re.sub(r"\s+(?:bills?|invoices?|company)$", "", raw.strip())
-    tokens = raw.split()
-    while tokens and tokens[0] in _NOT_VENDOR:
-        tokens.pop(0)
-    words = " ".join(tokens)
-    if not words or _FILLER.sub("", words).strip() == "" or words in ("it", "them", "bills", "everything", "everyone", "all"):
+    own_words = (_PROFILE.search(rest) or _HOW_MUCH.search(rest) or _FIRST.search(rest) or _UPCOMING.search(rest)
+                 or _VENDORS.search(rest) or any(rx.search(rest) for _, rx in _GROUP)
+                 or _SEARCH.search(rest) or _GREETING.match(rest))
+    short = len(rest.split()) <= 5 and not _BILLS_WORD.search(rest) and not _LIST.search(rest)
+    if own_words or not (lead or short):
         return None
-    return words
-
-
-def _mark_paid(target: str, history: list[Message], t: str, today: date) -> Intent:
-    target = target.strip(" .!?")
-    paid_date = today.isoformat()
-    if re.search(r"\byesterday\b", t):
-        from datetime import timedelta
-
-        paid_date = (today - timedelta(days=1)).isoformat()
-    m = re.search(r"(?:#|\bbill\s+(?:no\.?\s*|number\s*)?)(\d+)\b", target)
-    if m:
-        return Intent("mark_paid", [("mark_paid", {"bill_id": int(m.group(1)), "paid_date": paid_date})])
-    if not target or _PRONOUN.match(target):
-        bill_id = last_bill_mentioned(history)
-        if bill_id is None:
-            return Intent("mark_paid")  # nothing to point at: the answer asks which bill
-        return Intent("mark_paid", [("mark_paid", {"bill_id": bill_id, "paid_date": paid_date})])
-    vendor = re.sub(r"\b(the|my|our|bill|invoice|one)\b", " ", target)
-    vendor = re.sub(r"\s+", " ", vendor).strip()
-    if not vendor:
-        bill_id = last_bill_mentioned(history)
-        if bill_id is None:
-            return Intent("mark_paid")
-        return Intent("mark_paid", [("mark_paid", {"bill_id": bill_id, "paid_date": paid_date})])
-    return Intent("mark_paid", [("mark_paid", {"vendor": vendor, "paid_date": paid_date})], vendor=vendor)
-
-
-@dataclass
-class VendorQuestion:
-    """add_bill asked which vendor a bill is from: its arguments, the name on the bill, the candidates."""
-
-    arguments: dict[str, Any]
-    name_on_bill: str
-    candidates: list[str]
-
-
-def pending_vendor_question(history: list[Message]) -> VendorQuestion | None:
-    """The vendor question of the previous turn, if that turn ended with one."""
-    last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=-1)
-    calls = {c.id: c for m in history[last_user + 1:] if m.role == "assistant" for c in m.tool_calls}
-    for message in reversed(history[last_user + 1:]):
-        if message.role != "tool" or message.is_error or message.name != "add_bill":
-            continue
-        result = message.result()
-        call = calls.get(message.tool_call_id or "")
-        if result.get("needs_vendor") and call is not None:
-            return VendorQuestion({k: v for k, v in call.arguments.items() if k in ("attachment_id", "text")},
-                                  result["name_on_bill"], list(result.get("candidates") or []))
-    return None
-
-
-_ORDINALS = {"first": 0, "1st": 0, "1": 0, "one": 0, "second": 1, "2nd": 1, "2": 1, "two": 1,
-             "third": 2, "3rd": 2, "3": 2, "three": 2}
-_NEW = re.compile(r"^(?:(?:it'?s|it\s+is|that'?s|that\s+is)\s+)?(?:a\s+)?(?:new|neither|none|another|"
-                  r"different)(?:\s+(?:one|vendor|company|of\s+them))?$")
-_LEAD = re.compile(r"^(?:yes|yeah|yep|no|nope|ok|okay)?[,.!]?\s*(?:(?:it'?s|it\s+is|its|that'?s|that\s+is|"
-                   r"this\s+is|it\s+was|that\s+was)\s+)?(?:(?:from|by)\s+)?(?:the\s+)?", re.IGNORECASE)
-
-
-def _chosen_vendor(t: str, original: str, question: VendorQuestion, strict: bool) -> str | None:
-    """Which vendor the reply names: a candidate (by name or "the first one"), the name on the bill
-    ("a new one"), or, when nothing else in the reply makes sense (`strict=False`), a short reply
-    taken as the vendor's name."""
-    from rapidfuzz import fuzz, process
-
-    words = t.strip(" .!?")
-    if _NEW.match(words):
-        return question.name_on_bill
-    bare = _LEAD.sub("", words).strip()
-    ordinal = re.fullmatch(r"(\w+)(?:\s+one)?", bare)
-    if ordinal and ordinal.group(1) in _ORDINALS and _ORDINALS[ordinal.group(1)] < len(question.candidates):
-        return question.candidates[_ORDINALS[ordinal.group(1)]]
-    if not bare:
+    rest_pieces = _Pieces(rest, today)
+    if not rest_pieces.has_slots():
         return None
-    options = question.candidates + [question.name_on_bill]
-    best = process.extractOne(bare, options, scorer=fuzz.WRatio, processor=str.lower)
-    if best and best[1] >= 88:
-        return best[0]
-    name = _LEAD.sub("", original.strip(" .!?")).strip()
-    if not strict and "?" not in original and 0 < len(name.split()) <= 5:
-        return name
-    return None
+    if not lead and not rest_pieces.has_slots(vendor=False) and "?" not in t:
+        return None  # a bare name ("Hamburg Energie") is not taken as a question about it
+    previous = previous_question(history, today)
+    if previous is None:
+        return None
+    slots = previous.slots.with_()
+    kind = previous.kind
+    future = kind in ("upcoming",) or (kind == "bills" and previous.mode in ("open", "overdue"))
+    period = rest_pieces.period(future)
+    if period is not None:
+        slots.period = period
+        slots.days = period.days_ahead if kind == "upcoming" else slots.days
+        if kind == "upcoming" and period.days_ahead is None and period.end is not None:
+            slots.days = max(0, (period.end - today).days)
+    if rest_pieces.category:
+        slots.category, slots.vendor = rest_pieces.category_name, None
+    elif rest_pieces.vendor:
+        slots.vendor = rest_pieces.vendor
+        if not _NOT_ONLY.search(rest):
+            slots.category = None
+    if kind == "bills" and slots.status == "overdue" and period is not None and period.start is not None \
+            and period.start > today:
+        slots.status = "open"  # "anything overdue?" then "and next month?": what is due then
+    status = rest_pieces.status()
+    if status and kind == "bills":
+        slots.status = status
+        slots.date_field = "paid" if status == "paid" else None
+    if rest_pieces.amounts.spans:
+        slots.amount_min, slots.amount_max = rest_pieces.amounts.minimum, rest_pieces.amounts.maximum
+    if rest_pieces.sort.field:
+        slots.sort = rest_pieces.sort
+    if kind == "profile" and rest_pieces.category and not rest_pieces.vendor:
+        kind = "spending"
+    intent = build(kind, slots, today)
+    intent.follow_up = True
+    return intent
 
 
-def _file_as(question: VendorQuestion, vendor: str) -> Intent:
-    return Intent("add_bill", [("add_bill", {**question.arguments, "vendor": vendor})], vendor=vendor)
-
-
-def last_bill_mentioned(history: list[Message]) -> int | None:
-    """The bill the conversation was last about: the newest tool result naming exactly one bill."""
-    for message in reversed(history):
-        if message.role != "tool" or message.is_error:
-            continue
-        result = message.result()
-        if isinstance(result.get("bill"), dict):
-            return result["bill"]["id"]
-        bills = result.get("bills")
-        if isinstance(bills, list) and len(bills) == 1:
-            return bills[0]["id"]
-        if isinstance(bills, list) and bills:
-            return None
+def previous_question(history: list[Message], today: date, look_back: int = 3) -> Intent | None:
+    """The newest of the last few questions in `history` that was a question about bills."""
+    users = [i for i, m in enumerate(history) if m.role == "user"]
+    for i in reversed(users[-look_back:]):
+        intent = read_intent(history[i], history[:i], today)
+        if intent.kind in QUERY_KINDS:
+            return intent
     return None
