@@ -126,11 +126,12 @@ class Clock:
 
 
 async def test_restart_keeps_the_days_spend_and_the_windows_roll(tmp_path, database_url, fake):
-    # a day of $0.01, an hour of $0.006, in New York; calls of about $0.0019 each
-    limits = dict(cost_limit_per_request=Decimal("1"), cost_limit_per_hour=Decimal("0.006"),
-                  cost_limit_per_day=Decimal("0.01"), timezone="America/New_York")
+    # a day of $0.048, an hour of $0.0288, in New York; calls of $0.0096 each (large inputs, so that the
+    # reservation, about $0.0035 for the prompt and 1,024 output tokens, fits in what one call leaves)
+    limits = dict(cost_limit_per_request=Decimal("1"), cost_limit_per_hour=Decimal("0.0288"),
+                  cost_limit_per_day=Decimal("0.048"), timezone="America/New_York")
     clock = Clock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC))  # 17:00 in New York
-    fake.next_reply = lambda body: Reply(text="ok", usage=(1000, 1000, 0))  # $0.0020 at gpt-4.1-mini
+    fake.next_reply = lambda body: Reply(text="ok", usage=(20_000, 1000, 0))  # $0.0096 at gpt-4.1-mini
 
     async def one_call(services):
         services.budget.clock = clock
@@ -139,21 +140,21 @@ async def test_restart_keeps_the_days_spend_and_the_windows_roll(tmp_path, datab
     services = build_services(settings_for(tmp_path, database_url, fake, **limits))
     try:
         answers = [await one_call(services) for _ in range(4)]
-        assert [a.stopped for a in answers] == [None, None, None, "budget"]  # $0.006 per hour
-        assert "over the per-hour limit of $0.006 ($0.0060 used, $0.0000 left)" in answers[-1].text
+        assert [a.stopped for a in answers] == [None, None, None, "budget"]  # $0.0288 per hour
+        assert "over the per-hour limit of $0.0288 ($0.0288 used, $0.0000 left)" in answers[-1].text
         assert "room frees up from 18:00 America/New_York, in 1 h." in answers[-1].text
     finally:
         await services.close()
 
     # a restart: a new process (new engine, new budget) still sees the spend
-    clock.now += timedelta(minutes=61)  # the hour has rolled: room again, but the day has $0.004 left
+    clock.now += timedelta(minutes=61)  # the hour has rolled: room again, but the day has $0.0192 left
     services = build_services(settings_for(tmp_path, database_url, fake, **limits))
     try:
         report = await services.budget.report(None)
-        assert report["windows"]["today"]["cost"] == "0.006000" and report["windows"]["last hour"]["cost"] == "0.000000"
+        assert report["windows"]["today"]["cost"] == "0.028800" and report["windows"]["last hour"]["cost"] == "0.000000"
         answers = [await one_call(services) for _ in range(3)]
         assert [a.stopped for a in answers] == [None, None, "budget"]
-        assert "over the per-day limit of $0.01 ($0.0100 used, $0.0000 left)" in answers[-1].text
+        assert "over the per-day limit of $0.048 ($0.0480 used, $0.0000 left)" in answers[-1].text
         assert "resets at midnight (2026-11-22 00:00 America/New_York), in 5 h 59 min" in answers[-1].text
 
         clock.now = datetime(2026, 11, 22, 4, 59, tzinfo=UTC)  # 23:59 in New York: still the same day
@@ -247,17 +248,28 @@ async def test_offline_is_free_never_refused_and_recorded(tmp_path, database_url
 
 
 async def test_a_call_that_would_overspend_gets_a_smaller_max_output(tmp_path, database_url, fake):
-    # first call costs $0.0026 (1500 in, 1250 out); the per-request limit leaves $0.0014 for the second
-    fake.script(Reply(tool_calls=[("list_vendors", {})], usage=(1500, 1250, 0)), Reply(text="done", usage=(1600, 100, 0)))
-    services = build_services(settings_for(tmp_path, database_url, fake, cost_limit_per_request=Decimal("0.004")))
+    # The second call's reservation depends on the prompt (system prompt and every tool's schema), so a
+    # first turn measures it; the limit is then set to leave that call room for ~500 output tokens only.
+    steps = (Reply(tool_calls=[("list_vendors", {})], usage=(1500, 1250, 0)), Reply(text="done", usage=(1600, 100, 0)))
+    fake.script(*steps, *steps)
+    out_price = Decimal("1.60") / 1_000_000  # gpt-4.1-mini output, per token
+    probe = build_services(settings_for(tmp_path, database_url, fake, cost_limit_per_request=Decimal("1")))
     try:
-        finished = await run_turn(services, "alice")
+        await run_turn(probe, "alice", turn_id="probe")
+        first, second = await ledger_rows(probe)
+        assert first.cost == Decimal("0.002600")  # 1500 in, 1250 out
+        limit = first.cost + second.reserved_cost - 524 * out_price  # the second call: input + 500 out fit
+    finally:
+        await probe.close()
+    services = build_services(settings_for(tmp_path, database_url, fake, cost_limit_per_request=limit))
+    try:
+        finished = await run_turn(services, "alice", turn_id="capped")
         assert finished.stopped is None and finished.text == "done"
-        sent = [r.body["max_completion_tokens"] for r in fake.requests]
+        sent = [r.body["max_completion_tokens"] for r in fake.requests[2:]]
         assert sent[0] == 1024 and 256 <= sent[1] < 1024, sent
-        rows = await ledger_rows(services)
+        rows = [r for r in await ledger_rows(services) if r.turn_id == "capped"]
         assert [r.output_tokens for r in rows] == [1250, 100]  # settled with the vendor's figures
-        assert sum(r.cost for r in rows) == finished.cost <= Decimal("0.004")
+        assert sum(r.cost for r in rows) == finished.cost <= limit
     finally:
         await services.close()
 
