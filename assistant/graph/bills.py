@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,10 +67,27 @@ async def match_vendors(session: AsyncSession, owner_id: str, query: str) -> lis
     exact = await find_vendor(session, owner_id, query)
     if exact is not None:
         return [exact]
-    if not normalize_name(query):
+    key = normalize_name(query)
+    if not key:
         return []
-    vendors = list((await session.scalars(select(Vendor).where(Vendor.owner_id == owner_id))).all())
-    return [v for v, score in vendor_scores(vendors, query) if score >= thresholds().ask]
+    # The same scores as `vendor_scores` (a vendor's best over its name and aliases), without loading
+    # every vendor: only (id, normalised name) rows are read and scored; the vendors that match are
+    # loaded whole. Best first; equal scores in vendor id order.
+    names = (await session.execute(
+        select(Vendor.id, Vendor.normalized_name).where(Vendor.owner_id == owner_id)
+        .union_all(select(VendorAlias.vendor_id, VendorAlias.normalized_alias)
+                   .join(Vendor, Vendor.id == VendorAlias.vendor_id).where(Vendor.owner_id == owner_id))
+    )).all()
+    best: dict[int, float] = {}
+    for _, score, i in process.extract(key, [n for _, n in names], scorer=fuzz.token_set_ratio, limit=None,
+                                       score_cutoff=thresholds().ask):
+        vendor_id = names[i][0]
+        best[vendor_id] = max(score, best.get(vendor_id, score))
+    if not best:
+        return []
+    ids = sorted(best, key=lambda vendor_id: (-best[vendor_id], vendor_id))
+    loaded = {v.id: v for v in (await session.scalars(select(Vendor).where(Vendor.id.in_(ids)))).all()}
+    return [loaded[vendor_id] for vendor_id in ids]
 
 
 async def get_or_create_vendor(session: AsyncSession, owner_id: str, name: str, text: str = "") -> Vendor:
@@ -273,7 +290,11 @@ def _filtered(stmt: Select, owner_id: str, today: date, q: BillQuery, vendor_ids
     return stmt
 
 
-def _order(q: BillQuery) -> tuple:
+def _order(q: BillQuery, by_index: bool) -> tuple:
+    """No date (or no key): last. Two spellings of the same order: `by_index` (NULLS LAST) lets the
+    database read the bills in index order and stop at the limit; the other (a leading "key IS NULL"
+    term no index has) makes it sort every matching bill, which is better when an index on another
+    column finds them (see `_by_index`)."""
     sort = q.sort or ("paid_date" if q.date_field == "paid" else "due_date")
     if sort == "vendor":
         key = select(Vendor.name).where(Vendor.id == Commitment.vendor_id).scalar_subquery()
@@ -281,7 +302,27 @@ def _order(q: BillQuery) -> tuple:
         key = {"due_date": Commitment.due_date, "amount": Commitment.amount, "issue_date": Commitment.issue_date,
                "paid_date": Commitment.paid_date, "priority": Commitment.priority}[sort]
     descending = q.descending or (q.sort is None and sort == "paid_date")  # newest payments first
-    return (key.is_(None), key.desc() if descending else key, Commitment.id)  # no date: last
+    if by_index:
+        ordered = key.desc() if descending else key.asc()
+        # an amount is never missing: plain ASC/DESC, which an index read either way serves
+        return (ordered if sort == "amount" else ordered.nulls_last(), Commitment.id)
+    return (key.is_(None), key.desc() if descending else key, Commitment.id)
+
+
+def _by_index(session: AsyncSession, q: BillQuery) -> bool:
+    """Whether to let the database read the bills in the sort key's index order (see `_order`).
+    Always when a range on the sort key itself selects them (due dates sorted by due date, amounts by
+    amount): one index serves both. Otherwise, on PostgreSQL, unless a date range on another column
+    selects them (bills issued in a quarter, sorted by due date: in due-date order, the first ones in
+    the range come after most of the others); on SQLite, never: its planner has no statistics to tell
+    when index order is the slower way (one vendor's bills, sorted by due date: every bill read in
+    due-date order to find its few)."""
+    sort = q.sort or ("paid_date" if q.date_field == "paid" else "due_date")
+    dated = q.date_from is not None or q.date_to is not None
+    date_column = {"due": "due_date", "paid": "paid_date", "issued": None}[q.date_field]
+    if (dated and date_column == sort) or (sort == "amount" and (q.amount_min, q.amount_max) != (None, None)):
+        return True
+    return session.get_bind().dialect.name == "postgresql" and not dated
 
 
 async def find_bills(session: AsyncSession, owner_id: str, today: date, q: BillQuery) -> BillResult:
@@ -291,7 +332,8 @@ async def find_bills(session: AsyncSession, owner_id: str, today: date, q: BillQ
         vendors = await match_vendors(session, owner_id, q.vendor)
         vendor_ids = [v.id for v in vendors]
         matched = [v.name for v in vendors]
-    bills_stmt = _filtered(select(Commitment), owner_id, today, q, vendor_ids).order_by(*_order(q)).limit(q.limit)
+    bills_stmt = (_filtered(select(Commitment), owner_id, today, q, vendor_ids)
+                  .order_by(*_order(q, _by_index(session, q))).limit(q.limit))
     bills = list((await session.scalars(bills_stmt)).all())
     amount_col = Commitment.paid_amount if q.status == "paid" else Commitment.amount
     totals_stmt = _filtered(

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -141,6 +142,14 @@ class Commitment(Base):
         Index("ix_commitments_owner_paid", "owner_id", "paid_date"),
         Index("ix_commitments_owner_due", "owner_id", "due_date"),
         Index("ix_commitments_owner_issue", "owner_id", "issue_date"),
+        # covering indexes of the question tools' totals (migration 0007)
+        Index("ix_commitments_owner_vendor_status", "owner_id", "vendor_id", "status", "currency", "amount",
+              "paid_amount"),
+        Index("ix_commitments_owner_amount", "owner_id", "amount", "status", "currency", "vendor_id", "paid_amount"),
+        Index("ix_commitments_owner_billed", "owner_id", text("coalesce(issue_date, due_date)"), "status", "currency",
+              "amount", "vendor_id", "paid_amount", "issue_date", "due_date"),
+        Index("ix_commitments_owner_paid_amounts", "owner_id", "paid_date", "status", "currency", "amount",
+              "paid_amount", "vendor_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
