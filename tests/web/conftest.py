@@ -66,3 +66,15 @@ def module_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """Like `live_server` (the real app, on SQLite and on PostgreSQL), shared by a module's tests."""
     with served(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as server:
         yield server
+
+
+@pytest.fixture
+async def fake_openai():
+    """A fake OpenAI server on a free local port (tests/fakes), for a live app to talk to."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    fake = await FakeOpenAI().start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

@@ -14,20 +14,10 @@ import pytest
 from assistant.graph.actions import following, next_day_of_month
 from tests.conftest import create_pg_database, drop_pg_database, start_server
 from tests.fakes import Reply
-from tests.fakes.openai_server import FakeOpenAI
 from tests.web.chat_client import ChatClient
 from tests.web.conftest import USERS, eventually, query
 
 KEY = "sk-web-test-KEY-123456789"
-
-
-@pytest.fixture
-async def fake_openai():
-    fake = await FakeOpenAI().start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

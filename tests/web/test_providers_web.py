@@ -4,24 +4,12 @@ talks to a fake OpenAI server run by this test."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import start_server
 from tests.fakes import Reply
-from tests.fakes.openai_server import FakeOpenAI
 from tests.web.chat_client import ChatClient
 from tests.web.conftest import USERS
 
 KEY = "sk-web-test-KEY-987654321"
-
-
-@pytest.fixture
-async def fake_openai():
-    fake = await FakeOpenAI().start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
 
 
 async def test_choose_provider_and_fall_back(tmp_path, fake_openai):
