@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.budget import BudgetExceeded
+from assistant import metrics
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage, to_json
 from assistant.prompts import load_prompt
 from assistant.providers.base import Provider, ProviderError
@@ -69,6 +70,21 @@ class Agent:
                        provider: Provider | None = None) -> AsyncIterator[Event]:
         """Run one user turn. `history` is extended in place with everything the turn adds.
         `provider` overrides the agent's own for this turn (the user's choice in the chat)."""
+        started = time.perf_counter()
+        try:
+            async for event in self._run_turn(history, user_message, ctx, provider):
+                if isinstance(event, TurnFinished):
+                    metrics.TURNS.inc(provider=event.provider, stopped=event.stopped or "none")
+                    metrics.TURN_SECONDS.observe(time.perf_counter() - started, provider=event.provider)
+                    if event.stopped == "provider_error":
+                        metrics.ERRORS.inc(kind="provider_error")
+                yield event
+        except Exception:
+            metrics.ERRORS.inc(kind="exception")
+            raise
+
+    async def _run_turn(self, history: list[Message], user_message: Message, ctx: ToolContext,
+                        provider: Provider | None = None) -> AsyncIterator[Event]:
         provider = provider or self.provider
         ctx.turn_id = ctx.turn_id or uuid.uuid4().hex
         ctx.model = provider

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from assistant import metrics
 from assistant.agent import TurnFinished
 from assistant.budget import BudgetExceeded
 from assistant.budget.tokens import count_text
@@ -139,8 +140,12 @@ async def test_restart_keeps_the_days_spend_and_the_windows_roll(tmp_path, datab
 
     services = build_services(settings_for(tmp_path, database_url, fake, **limits))
     try:
+        refusals, calls = metrics.BUDGET_REFUSALS.values.copy(), metrics.LLM_CALLS.values.copy()
         answers = [await one_call(services) for _ in range(4)]
         assert [a.stopped for a in answers] == [None, None, None, "budget"]  # $0.0288 per hour
+        key = ("per-hour",)  # /metrics counts the refusal by limit, and each settled call
+        assert metrics.BUDGET_REFUSALS.values[key] == refusals.get(key, 0) + 1
+        assert metrics.LLM_CALLS.values[("openai", "gpt-4.1-mini")] == calls.get(("openai", "gpt-4.1-mini"), 0) + 3
         assert "over the per-hour limit of $0.0288 ($0.0288 used, $0.0000 left)" in answers[-1].text
         assert "room frees up from 18:00 America/New_York, in 1 h." in answers[-1].text
     finally:

@@ -9,6 +9,7 @@ import logging
 
 from pydantic import BaseModel, Field
 
+from assistant import metrics
 from assistant.documents import store
 from assistant.documents.catchup import index_document, index_pending
 from assistant.documents.reader import DocumentError, ReadDocument, read_path, read_text
@@ -155,6 +156,7 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
         view = bill_view(commitment, ctx.today)
         view.update(priority=str(commitment.priority), priority_reason=commitment.priority_reason,
                     recurrence=commitment.recurrence)
+    metrics.DOCUMENTS.inc(type=doc.mime)
     await _index(ctx, commitment.document_id, view["vendor"], doc.text)
     missing = [n for n in ("due_date",) if view[n] is None]
     return {"filed": True, "duplicate": False, "extractor": extractor, "replaced_earlier": same is not None,

@@ -15,7 +15,8 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
-from assistant.budget import Budget, Reservation
+from assistant import metrics
+from assistant.budget import Budget, BudgetExceeded, Reservation
 from assistant.budget.tokens import estimate_input_tokens
 from assistant.messages import Completion, CompletionRequest, TextDelta, Usage
 from assistant.providers.base import Provider, ProviderError
@@ -38,10 +39,14 @@ class Budgeted:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Completion]:
         input_tokens = estimate_input_tokens(request, self.name, self.model)
-        reservation = await self.budget.reserve(
-            price=self.price, provider=self.name, model=self.model, input_tokens=input_tokens,
-            max_output_tokens=request.max_output_tokens,
-            user_id=request.user_id, thread_id=request.thread_id, turn_id=request.turn_id)
+        try:
+            reservation = await self.budget.reserve(
+                price=self.price, provider=self.name, model=self.model, input_tokens=input_tokens,
+                max_output_tokens=request.max_output_tokens,
+                user_id=request.user_id, thread_id=request.thread_id, turn_id=request.turn_id)
+        except BudgetExceeded as exc:
+            metrics.BUDGET_REFUSALS.inc(limit=exc.limit_name)
+            raise
         if reservation.capped:
             request = dataclasses.replace(request, max_output_tokens=reservation.max_output_tokens)
         done, received = False, False
@@ -55,6 +60,8 @@ class Budgeted:
                                     extra={"provider": self.name, "model": self.model})
                         usage, cost = self._reserved_usage(reservation, input_tokens), reservation.reserved
                     item.cost = await asyncio.shield(self.budget.settle(reservation, usage, cost))
+                    metrics.llm_call(self.name, self.model, usage.input_tokens, usage.output_tokens,
+                                     usage.cached_tokens, item.cost)
                     done = True
                 yield item
         except ProviderError:
@@ -64,5 +71,7 @@ class Budgeted:
             raise
         finally:
             if not done:  # stopped, cut off or failed after data: it may be billed, usage unknown
-                await asyncio.shield(self.budget.settle(
-                    reservation, self._reserved_usage(reservation, input_tokens), reservation.reserved))
+                charged = self._reserved_usage(reservation, input_tokens)
+                await asyncio.shield(self.budget.settle(reservation, charged, reservation.reserved))
+                metrics.llm_call(self.name, self.model, charged.input_tokens, charged.output_tokens, 0,
+                                 reservation.reserved)

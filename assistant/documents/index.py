@@ -212,6 +212,15 @@ class DocumentIndex:
                     self._collection = await asyncio.to_thread(self._open)
         return self._collection
 
+    async def ping(self) -> None:
+        """Raises when the index cannot be used: the collection cannot be opened, or the server does not
+        answer its heartbeat."""
+        collection = await self._get()
+        if self._chroma_url:
+            await asyncio.to_thread(self._client.heartbeat)
+        else:
+            await asyncio.to_thread(collection.count)
+
     async def add(self, owner_id: str, document_id: int | str, vendor: str | None, text: str) -> int:
         """Index (or re-index) one document; returns the number of chunks stored."""
         collection = await self._get()

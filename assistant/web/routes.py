@@ -1,6 +1,7 @@
 """HTTP routes we add to Chainlit's server: attachments and filed originals, served to their owner
-only, and the signed-in user's calendar feed (their own bills only: there is no id to ask for anyone
-else's)."""
+only, the signed-in user's calendar feed (their own bills only: there is no id to ask for anyone
+else's), and, without sign-in, `/health/live`, `/health/ready` (503 when not ready: `assistant/health.py`)
+and `/metrics` (Prometheus text: `assistant/metrics.py`; counts only, no user data)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import mimetypes
 from chainlit.auth import get_current_user
 from chainlit.server import app
 from fastapi import Depends, HTTPException, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from assistant.web.storage import LocalStorage, UnsafeKey
@@ -60,11 +61,28 @@ def install(storage: LocalStorage, services=None) -> None:
                         headers={"Content-Disposition": 'attachment; filename="bills.ics"',
                                  "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
-    app.add_api_route("/attachments/{key:path}", attachment, methods=["GET"])
-    app.add_api_route("/documents/{document_id}", original, methods=["GET"])
-    app.add_api_route("/calendar.ics", calendar_ics, methods=["GET"])
+    async def live():
+        return JSONResponse({"status": "live"})
+
+    async def ready():
+        from assistant.health import readiness
+
+        ok, checks = await readiness(services)
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    async def prometheus():
+        from assistant import metrics
+
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    routes = [("/attachments/{key:path}", attachment), ("/documents/{document_id}", original),
+              ("/calendar.ics", calendar_ics), ("/health/live", live), ("/health/ready", ready),
+              ("/metrics", prometheus)]
+    for path, endpoint in routes:
+        app.add_api_route(path, endpoint, methods=["GET"])
     # Chainlit ends its routes with a catch-all that serves the UI: ours must come before it.
-    ours = [app.router.routes.pop() for _ in range(3)]
+    ours = [app.router.routes.pop() for _ in range(len(routes))]
     assert all(isinstance(r, Route) for r in ours)
     for route in ours:
         app.router.routes.insert(0, route)
