@@ -71,8 +71,9 @@ class Agent:
         """Run one user turn. `history` is extended in place with everything the turn adds.
         `provider` overrides the agent's own for this turn (the user's choice in the chat)."""
         started = time.perf_counter()
+        inner = self._run_turn(history, user_message, ctx, provider)
         try:
-            async for event in self._run_turn(history, user_message, ctx, provider):
+            async for event in inner:
                 if isinstance(event, TurnFinished):
                     metrics.TURNS.inc(provider=event.provider, stopped=event.stopped or "none")
                     metrics.TURN_SECONDS.observe(time.perf_counter() - started, provider=event.provider)
@@ -82,6 +83,8 @@ class Agent:
         except Exception:
             metrics.ERRORS.inc(kind="exception")
             raise
+        finally:
+            await inner.aclose()  # stopped early (the user pressed Stop): the turn's own clean-up runs now
 
     async def _run_turn(self, history: list[Message], user_message: Message, ctx: ToolContext,
                         provider: Provider | None = None) -> AsyncIterator[Event]:

@@ -50,3 +50,10 @@ def configure(environment: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Libraries that log what passes through them at DEBUG (SQL parameters: a bill's text; request
+    # bodies: a prompt, headers): never below INFO, whatever LOG_LEVEL says.
+    for talkative in ("aiosqlite", "sqlalchemy", "asyncpg", "openai", "anthropic", "google_genai", "google",
+                      "urllib3", "chromadb", "chainlit", "engineio", "socketio", "uvicorn", "watchfiles",
+                      "multipart", "python_multipart", "PIL", "pypdf", "rapidocr_onnxruntime"):
+        if logging.getLogger(talkative).getEffectiveLevel() < logging.INFO:
+            logging.getLogger(talkative).setLevel(logging.INFO)
