@@ -6,6 +6,7 @@ async stream of events the UI (or the CLI) renders.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -75,6 +76,8 @@ class Agent:
         try:
             async for event in inner:
                 if isinstance(event, TurnFinished):
+                    # the reply's cost includes the tools' own model calls (e.g. reading a bill)
+                    event = dataclasses.replace(event, cost=event.cost + ctx.tool_cost)
                     metrics.TURNS.inc(provider=event.provider, stopped=event.stopped or "none")
                     metrics.TURN_SECONDS.observe(time.perf_counter() - started, provider=event.provider)
                     if event.stopped == "provider_error":
@@ -115,14 +118,14 @@ class Agent:
                 text = str(exc) + (" The steps shown above were carried out." if calls else "")
                 yield TextDelta(text)
                 history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost + ctx.tool_cost, step, "budget", calls, notices)
+                yield TurnFinished(text, *answered_by, usage, cost, step, "budget", calls, notices)
                 return
             except ProviderError as exc:
                 done = "Nothing was changed by this message." if not calls else "Only the steps shown above were carried out."
                 text = f"I could not get an answer: {exc}. {done}"
                 yield TextDelta(text)
                 history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost + ctx.tool_cost, step, "provider_error", calls, notices)
+                yield TurnFinished(text, *answered_by, usage, cost, step, "provider_error", calls, notices)
                 return
             usage, cost = usage + answer.usage, cost + answer.cost
             answered_by = (answer.provider or provider.name, answer.model or provider.model)
@@ -133,7 +136,7 @@ class Agent:
                 ctx.model = provider  # and so do the tools' model calls (e.g. reading a bill)
             history.append(Message("assistant", answer.text, list(answer.tool_calls)))
             if not answer.tool_calls:
-                yield TurnFinished("".join(texts), *answered_by, usage, cost + ctx.tool_cost, step, None, calls, notices)
+                yield TurnFinished("".join(texts), *answered_by, usage, cost, step, None, calls, notices)
                 return
             answered: set[str] = set()
             try:
@@ -161,7 +164,7 @@ class Agent:
                 "will be done for it. Try asking for one thing at a time.")
         yield TextDelta(text)
         history.append(Message("assistant", text))
-        yield TurnFinished("".join(texts) + text, *answered_by, usage, cost + ctx.tool_cost,
+        yield TurnFinished("".join(texts) + text, *answered_by, usage, cost,
                            self.max_steps, "step_limit", calls, notices)
 
 class _Streamed:

@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.graph.actions import CalendarBill, calendar_bills
+from assistant.graph.actions import calendar_bills
+from assistant.graph.queries import UpcomingBill
 
 DEFAULT_DAYS = 90
 PRODID = "-//Bill assistant//Bills//EN"
@@ -53,7 +54,7 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def event_lines(item: CalendarBill, now: datetime) -> list[str]:
+def event_lines(item: UpcomingBill, now: datetime) -> list[str]:
     bill = item.bill
     details = [f"Priority {item.priority}: {item.reason}." if item.reason else f"Priority {item.priority}."]
     if item.overdue:
@@ -80,7 +81,7 @@ def event_lines(item: CalendarBill, now: datetime) -> list[str]:
     return lines
 
 
-def build_ics(items: list[CalendarBill], now: datetime | None = None) -> str:
+def build_ics(items: list[UpcomingBill], now: datetime | None = None) -> str:
     """The whole calendar as text, every line ending in CRLF."""
     now = now or datetime.now(UTC)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",

@@ -325,7 +325,7 @@ def test_the_name_beside_the_title_in_the_header_is_the_vendor():
     assert extract(text, "USD").vendor.value == "Pine Hill Studio"
     # a header line holding other labels is not a name
     other = "Pine Hill Studio    Phone: 555 0100\nInvoice no: PH-31\nTotal: $90.00\n"
-    assert extract(other, "USD").vendor.value != "Pine Hill Studio    Phone"
+    assert extract(other, "USD").vendor.value is None
 
 
 def test_a_bill_without_currency_takes_its_countrys():

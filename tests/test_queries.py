@@ -9,22 +9,13 @@ import pytest
 
 from assistant.graph.categories import category_named, guess_category
 from assistant.graph.queries import previous_period
-from assistant.messages import ToolCall
-from tests.scenarios.graph import build_graph
+from tests.scenarios.graph import build_graph, call_tool as call
 
 
 @pytest.fixture
 async def graph(services):
     built = await build_graph(services)
     return services, built
-
-
-async def call(graph, name: str, **args) -> dict:
-    services, built = graph
-    ctx = services.tool_context(built["users"]["alice"], today=built["today"])
-    outcome = await services.registry.call(ToolCall("c", name, args), ctx)
-    assert not outcome.is_error, outcome.result
-    return outcome.result
 
 
 async def test_find_bills_filters_by_category_amount_text_and_sorts(graph):

@@ -8,7 +8,6 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, model_validator
 
 from assistant.graph import bills
-from assistant.graph.categories import category_named
 from assistant.toolkit import ToolContext, tool
 from tools._views import bill_view, totals_view
 
@@ -55,7 +54,7 @@ async def find_bills(args: FindBillsArgs, ctx: ToolContext) -> dict:
             session, ctx.user_id, ctx.today,
             bills.BillQuery(vendor=args.vendor, status=args.status, date_field=args.date_field,
                             date_from=args.date_from, date_to=args.date_to, limit=args.limit,
-                            category=category_named(args.category) or args.category if args.category else None,
+                            category=args.category,
                             amount_min=args.amount_min, amount_max=args.amount_max, text=args.text,
                             sort=args.sort, descending=args.descending),
         )

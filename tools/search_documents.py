@@ -19,8 +19,9 @@ async def search_documents(args: SearchDocumentsArgs, ctx: ToolContext) -> dict:
     downloads at /documents/<id>), the vendor and the best matching snippet."""
     if ctx.index is None:
         raise ToolError("document search is not available here")
+    # bills filed while the index was down (it logs, not raises, when the index is still down)
+    await index_pending(ctx.index, ctx.sessions, ctx.user_id)
     try:
-        await index_pending(ctx.index, ctx.sessions, ctx.user_id)  # bills filed while the index was down
         hits = await ctx.index.search(ctx.user_id, args.query, args.limit)
     except Exception as exc:
         raise ToolError("document search is unavailable right now (the search index could not be reached); "

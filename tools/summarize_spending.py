@@ -7,7 +7,6 @@ from datetime import date
 from pydantic import BaseModel, Field, model_validator
 
 from assistant.graph import queries
-from assistant.graph.categories import category_named
 from assistant.toolkit import ToolContext, tool
 
 
@@ -43,7 +42,7 @@ async def summarize_spending(args: SummarizeSpendingArgs, ctx: ToolContext) -> d
         result = await queries.summarize_spending(
             session, ctx.user_id, ctx.today, group_by=args.group_by, basis=args.basis, start=args.date_from,
             end=args.date_to, vendor=args.vendor,
-            category=(category_named(args.category) or args.category) if args.category else None)
+            category=args.category)
     out = {"group_by": result.group_by, "basis": result.basis,
            "period": {"from": result.start.isoformat(), "to": result.end.isoformat()},
            "previous_period": {"from": result.previous_start.isoformat(), "to": result.previous_end.isoformat()},

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from assistant.graph import queries
+from assistant.graph.bills import BillTotals
 from assistant.toolkit import ToolContext, tool
-from tools._views import bill_view
+from tools._views import bill_view, totals_view
 
 
 class UpcomingArgs(BaseModel):
@@ -24,13 +24,12 @@ async def upcoming(args: UpcomingArgs, ctx: ToolContext) -> dict:
     async with ctx.transaction() as session:
         found = await queries.upcoming(session, ctx.user_id, ctx.today, args.days)
         views = []
-        totals: dict[str, list] = defaultdict(lambda: [0, Decimal("0.00")])
         for u in found:
             view = bill_view(u.bill, ctx.today)
             view.update(priority=str(u.priority), priority_reason=u.reason, days_left=u.days_left)
             views.append(view)
-            totals[u.bill.currency][0] += 1
-            totals[u.bill.currency][1] += u.bill.amount
+    totals = [BillTotals(c, sum(1 for u in found if u.bill.currency == c),
+                         sum((u.bill.amount for u in found if u.bill.currency == c), Decimal("0.00")))
+              for c in sorted({u.bill.currency for u in found})]
     return {"days": args.days, "today": ctx.today.isoformat(), "bills": views, "count": len(views),
-            "overdue_count": sum(1 for v in views if v["status"] == "overdue"),
-            "totals": [{"currency": c, "count": n, "amount": str(a)} for c, (n, a) in sorted(totals.items())]}
+            "overdue_count": sum(1 for u in found if u.overdue), "totals": totals_view(totals)}

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assistant.graph.bills import BillQuery, GraphError, find_bills, get_bill, get_or_create_vendor
 from assistant.graph.models import Commitment, CommitmentStatus, Vendor
 from assistant.graph.priority import priority
+from assistant.graph.queries import UpcomingBill, upcoming
 
 REPEATS: tuple[str, ...] = ("weekly", "monthly", "quarterly", "yearly")
 _MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
@@ -81,12 +82,6 @@ def anchor_day(bill: Commitment) -> int | None:
     if found:
         return int(found.group(1))
     return bill.due_date.day if bill.due_date else None
-
-
-def current_priority(bill: Commitment, today: date) -> tuple[Decimal, str]:
-    """The bill's priority for `today` (a stored one ages); late-fee wording was read when it was filed."""
-    late_fee = "late fee" if bill.priority_reason and "late fee" in bill.priority_reason else ""
-    return priority(bill.amount, bill.currency, bill.due_date, today, late_fee)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -209,22 +204,8 @@ async def cancel(session: AsyncSession, owner_id: str, bill: Commitment, reason:
 # calendar
 
 
-@dataclass
-class CalendarBill:
-    bill: Commitment
-    priority: Decimal
-    reason: str
-    overdue: bool
-
-
-async def calendar_bills(session: AsyncSession, owner_id: str, today: date, days: int = 90) -> list[CalendarBill]:
-    """Open bills due up to `days` ahead, overdue ones included, by due date."""
-    stmt = (select(Commitment)
-            .where(Commitment.owner_id == owner_id, Commitment.status == CommitmentStatus.due.value,
-                   Commitment.due_date.is_not(None), Commitment.due_date <= today + timedelta(days=days))
-            .order_by(Commitment.due_date, Commitment.id))
-    out = []
-    for bill in (await session.scalars(stmt)).all():
-        score, reason = current_priority(bill, today)
-        out.append(CalendarBill(bill, score, reason, bill.due_date < today))
-    return out
+async def calendar_bills(session: AsyncSession, owner_id: str, today: date, days: int = 90) -> list[UpcomingBill]:
+    """Open bills due up to `days` ahead, overdue and snoozed ones included (a snooze hides a bill from
+    "upcoming", not its due date), by due date."""
+    found = await upcoming(session, owner_id, today, days, limit=None, include_snoozed=True)
+    return sorted(found, key=lambda u: (u.bill.due_date, u.bill.id))

@@ -13,6 +13,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.graph.categories import canonical
 from assistant.graph.models import Commitment, CommitmentStatus, Document, Vendor, VendorAlias
 
 _SUFFIXES = {"inc", "llc", "ltd", "limited", "gmbh", "co", "corp", "corporation", "company",
@@ -269,7 +270,7 @@ def _filtered(stmt: Select, owner_id: str, today: date, q: BillQuery, vendor_ids
         stmt = stmt.where(Commitment.status == q.status)
     if q.category is not None:
         stmt = stmt.where(Commitment.vendor_id.in_(
-            select(Vendor.id).where(Vendor.owner_id == owner_id, Vendor.category == q.category)))
+            select(Vendor.id).where(Vendor.owner_id == owner_id, Vendor.category == canonical(q.category))))
     if q.amount_min is not None:
         stmt = stmt.where(Commitment.amount >= q.amount_min)
     if q.amount_max is not None:

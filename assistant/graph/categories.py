@@ -50,6 +50,11 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
+def canonical(words: str) -> str:
+    """The category a person's words name, else the words themselves (lower-cased): what queries filter on."""
+    return category_named(words) or words.strip().lower()
+
+
 def category_named(words: str) -> str | None:
     """The category a person names ("utilities", "utility bills", "insurance") or None."""
     key = _stem(words)

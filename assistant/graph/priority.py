@@ -48,6 +48,13 @@ def priority(amount: Decimal, currency: str, due: date | None, today: date, text
     return score, "; ".join(reasons)
 
 
+def priority_today(bill, today: date) -> tuple[Decimal, str]:
+    """A filed bill's priority recomputed for `today` (a stored one ages). Its late-fee wording was read
+    from the document when it was filed and is kept in the stored reason."""
+    late_fee = "late fee" if bill.priority_reason and "late fee" in bill.priority_reason else ""
+    return priority(bill.amount, bill.currency, bill.due_date, today, late_fee)
+
+
 def recurrence(dates: list[date]) -> str | None:
     """A guess from a vendor's bill dates (two or more): monthly, quarterly, yearly, weekly or every N days."""
     ordered = sorted(set(dates))

@@ -27,8 +27,9 @@ from sqlalchemy import extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.graph.bills import match_vendors
+from assistant.graph.categories import canonical
 from assistant.graph.models import Commitment, CommitmentStatus, Document, Vendor
-from assistant.graph.priority import priority, recurrence
+from assistant.graph.priority import priority_today, recurrence
 
 GroupBy = Literal["vendor", "category", "month", "year"]
 Basis = Literal["paid", "billed"]
@@ -134,7 +135,7 @@ async def _grouped(session: AsyncSession, owner_id: str, basis: Basis, group_by:
         inner = inner.where(Commitment.vendor_id.in_(vendor_ids))
     if category is not None:
         inner = inner.where(Commitment.vendor_id.in_(
-            select(Vendor.id).where(Vendor.owner_id == owner_id, Vendor.category == category)))
+            select(Vendor.id).where(Vendor.owner_id == owner_id, Vendor.category == canonical(category))))
     sums = inner.subquery()
     if group_by == "vendor":
         keys = [Vendor.name]
@@ -227,22 +228,25 @@ class UpcomingBill:
     bill: Commitment
     priority: Decimal
     reason: str
-    days_left: int | None
+    days_left: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left < 0
 
 
-async def upcoming(session: AsyncSession, owner_id: str, today: date, days: int = 14,
-                   limit: int = 100) -> list[UpcomingBill]:
+async def upcoming(session: AsyncSession, owner_id: str, today: date, days: int = 14, limit: int | None = 100,
+                   include_snoozed: bool = False) -> list[UpcomingBill]:
+    """Unpaid bills due within `days` (overdue ones included), most urgent first. `include_snoozed`:
+    snoozed bills too (the calendar keeps their due dates)."""
     stmt = (select(Commitment)
             .where(Commitment.owner_id == owner_id, Commitment.status == CommitmentStatus.due.value,
-                   Commitment.due_date.is_not(None), Commitment.due_date <= today + timedelta(days=days),
-                   or_(Commitment.snoozed_until.is_(None), Commitment.snoozed_until <= today))
+                   Commitment.due_date.is_not(None), Commitment.due_date <= today + timedelta(days=days))
             .order_by(Commitment.due_date, Commitment.id).limit(limit))
-    out = []
-    for bill in (await session.scalars(stmt)).all():
-        # the late-fee wording was read from the bill when it was filed; the rest is recomputed for today
-        late_fee = "late fee" if bill.priority_reason and "late fee" in bill.priority_reason else ""
-        score, reason = priority(bill.amount, bill.currency, bill.due_date, today, late_fee)
-        out.append(UpcomingBill(bill, score, reason, (bill.due_date - today).days))
+    if not include_snoozed:
+        stmt = stmt.where(or_(Commitment.snoozed_until.is_(None), Commitment.snoozed_until <= today))
+    out = [UpcomingBill(bill, *priority_today(bill, today), (bill.due_date - today).days)
+           for bill in (await session.scalars(stmt)).all()]
     out.sort(key=lambda u: (-u.priority, u.bill.due_date, u.bill.id))
     return out
 

@@ -15,11 +15,13 @@ name>/` or the test's tmp_path).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import concurrent.futures
 import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -46,6 +48,24 @@ def run_async(coro):
 
 def load_graph(server: LiveServer, monkeypatch, documents: list[str] = ()) -> dict[str, Any]:
     return run_async(answer_support.load_graph(server.data_dir, server.database_url, monkeypatch, documents))
+
+
+@contextlib.contextmanager
+def alice_signed_in(page: Page, tmp_path: Path, monkeypatch, screenshots: Path,
+                    documents: list[str] = ()) -> Iterator[LiveServer]:
+    """A live app on SQLite holding the fixture graph, alice signed in; its log kept when a test fails."""
+    data = tmp_path / "data"
+    server = start_server(data, f"sqlite+aiosqlite:///{data / 'assistant.db'}")
+    try:
+        load_graph(server, monkeypatch, documents)
+        sign_in(page, server.url, "alice", "wonderland")
+        expect(page.locator("#chat-input")).to_be_visible(timeout=LOAD_TIMEOUT)
+        yield server
+    except BaseException:
+        keep_server_log(server, screenshots)
+        raise
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,14 +150,9 @@ def top_tick(chart: Locator) -> str:
 def test_bills_as_a_sortable_grid_with_links_to_the_originals(browser_page: Page, page_errors: list[str],
                                                              screenshots: Path, tmp_path: Path, monkeypatch):
     page = browser_page
-    data = tmp_path / "data"
-    server = start_server(data, f"sqlite+aiosqlite:///{data / 'assistant.db'}")
-    try:
-        load_graph(server, monkeypatch)
+    with alice_signed_in(page, tmp_path, monkeypatch, screenshots) as server:
         today = answer_support.server_today()
         overdue_gas = (today - timedelta(days=6)).isoformat()  # Harbor Gas Co's $61.00
-        sign_in(page, server.url, "alice", "wonderland")
-        expect(page.locator("#chat-input")).to_be_visible(timeout=LOAD_TIMEOUT)
 
         # a bill pasted into the chat is filed with its original, due today
         ask(page, bill_text(vendor="Pacific Power", amount="133.40", due=today, invoice="INV-2026-0077"),
@@ -201,24 +216,14 @@ def test_bills_as_a_sortable_grid_with_links_to_the_originals(browser_page: Page
         expect(error_toasts(page)).to_have_count(0)
         shoot_whole(page, screenshots, "04-resumed", owe)
         assert page_errors == []
-    except BaseException:
-        keep_server_log(server, screenshots)
-        raise
-    finally:
-        server.stop()
 
 
 def test_spending_chart_and_vendor_card(browser_page: Page, page_errors: list[str], screenshots: Path,
                                         tmp_path: Path, monkeypatch):
     page = browser_page
-    data = tmp_path / "data"
     today = answer_support.server_today()
-    server = start_server(data, f"sqlite+aiosqlite:///{data / 'assistant.db'}")
-    try:
-        load_graph(server, monkeypatch, documents=[
-            bill_text(vendor="Pacific Power", amount="133.40", due=today + timedelta(days=2), invoice="INV-2026-0077")])
-        sign_in(page, server.url, "alice", "wonderland")
-        expect(page.locator("#chat-input")).to_be_visible(timeout=LOAD_TIMEOUT)
+    pasted = bill_text(vendor="Pacific Power", amount="133.40", due=today + timedelta(days=2), invoice="INV-2026-0077")
+    with alice_signed_in(page, tmp_path, monkeypatch, screenshots, documents=[pasted]) as server:
 
         # 1. spending by month: a bar chart titled with the period, a bar per month
         monthly = ask(page, "spending by month this year", "this year")
@@ -272,8 +277,3 @@ def test_spending_chart_and_vendor_card(browser_page: Page, page_errors: list[st
         expect(page.locator("#vendor-card")).to_be_visible()
         shoot_whole(page, screenshots, "05-light-theme", page.locator("#vendor-card"))
         assert page_errors == []
-    except BaseException:
-        keep_server_log(server, screenshots)
-        raise
-    finally:
-        server.stop()

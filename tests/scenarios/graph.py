@@ -62,6 +62,18 @@ async def build_graph(services) -> dict[str, Any]:
     return {"today": _day(spec["today"]), "users": users, "bills": ids}
 
 
+async def call_tool(graph: tuple, name: str, **args) -> dict:
+    """A tool called as alice on the built graph (`graph` = (services, build_graph's result)); its
+    result, asserting it is not an error."""
+    from assistant.messages import ToolCall
+
+    services, built = graph
+    ctx = services.tool_context(built["users"]["alice"], today=built["today"])
+    outcome = await services.registry.call(ToolCall("c", name, args), ctx)
+    assert not outcome.is_error, outcome.result
+    return outcome.result
+
+
 def _day(value) -> date | None:
     if value is None or isinstance(value, date):
         return value

@@ -12,12 +12,11 @@ from datetime import date
 import plotly.io as pio
 import pytest
 
-from assistant.messages import ToolCall
 from assistant.service import build_services
 from assistant.web.views import (AnswerViews, bill_table, document_links, period_label, spending_chart, vendor_card,
                                  vendor_chart)
 from tests.conftest import make_settings
-from tests.scenarios.graph import build_graph
+from tests.scenarios.graph import build_graph, call_tool as call
 from assistant.graph.migrate import upgrade
 
 
@@ -32,14 +31,6 @@ async def graph(tmp_path_factory):
         yield services, built
     finally:
         await services.close()
-
-
-async def call(graph, name: str, **args) -> dict:
-    services, built = graph
-    ctx = services.tool_context(built["users"]["alice"], today=built["today"])
-    outcome = await services.registry.call(ToolCall("c", name, args), ctx)
-    assert not outcome.is_error, outcome.result
-    return outcome.result
 
 
 def _compare_alphanumeric(a: str, b: str) -> int:

@@ -302,7 +302,18 @@ def previous_question(history: list[Message], today: date, look_back: int = 3) -
     """The newest of the last few questions in `history` that was a question about bills."""
     users = [i for i, m in enumerate(history) if m.role == "user"]
     for i in reversed(users[-look_back:]):
-        intent = read_intent(history[i], history[:i], today)
+        intent = _read_once(history[i], history[:i], today)
         if intent.kind in QUERY_KINDS:
             return intent
     return None
+
+
+def _read_once(message: Message, before: list[Message], today: date) -> Intent:
+    """A past message's reading, kept on the message: reading it may read the questions before it
+    (a follow-up of a follow-up), so without this each turn would re-read the whole chain again —
+    work that doubled with every turn of a long conversation. A past message's history never changes."""
+    cached = getattr(message, "_offline_reading", None)
+    if cached is None or cached[0] != today:
+        cached = (today, read_intent(message, before, today))
+        message._offline_reading = cached  # type: ignore[attr-defined]
+    return cached[1]
