@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.budget import BudgetExceeded
-from assistant import metrics
+from assistant import logs, metrics
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage, to_json
 from assistant.prompts import load_prompt
 from assistant.providers.base import Provider, ProviderError
@@ -72,6 +72,9 @@ class Agent:
         """Run one user turn. `history` is extended in place with everything the turn adds.
         `provider` overrides the agent's own for this turn (the user's choice in the chat)."""
         started = time.perf_counter()
+        ctx.turn_id = ctx.turn_id or uuid.uuid4().hex
+        # the turn's id on every log line of the turn: tools, provider calls, threads (assistant/logs.py)
+        logs.request_id.set(ctx.turn_id)
         inner = self._run_turn(history, user_message, ctx, provider)
         try:
             async for event in inner:

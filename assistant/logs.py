@@ -1,6 +1,12 @@
 """Structured logging: JSON lines in production, readable lines in development.
 
 Fields passed with `extra={...}` are kept. Never pass secrets or a document's text.
+
+Every line logged while a turn runs carries that turn's `request_id` (the turn id): the agent sets
+`request_id` for the turn, and tools, provider calls, database retries and threads started with
+`asyncio.to_thread` inherit it through the context, so `grep <id>` gives one turn's whole story. The
+same id goes to the model vendor as the `X-Client-Request-Id` header (OpenAI's name for it; the
+others ignore a header they do not know, and a proxy or the fake vendors in the tests see it).
 """
 
 from __future__ import annotations
@@ -8,9 +14,28 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+REQUEST_HEADER = "X-Client-Request-Id"
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the running turn's `request_id` to every record logged in its context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current is not None and not hasattr(record, "request_id"):
+            record.request_id = current
+        return True
+
+
+def request_headers(turn_id: str | None) -> dict[str, str]:
+    """The header that carries a turn's id to a model vendor (none outside a turn)."""
+    return {REQUEST_HEADER: turn_id} if turn_id else {}
 
 
 def _extras(record: logging.LogRecord) -> dict:
@@ -45,6 +70,7 @@ class ReadableFormatter(logging.Formatter):
 def configure(environment: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if environment == "production" else ReadableFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     auth_secret: SecretStr | None = Field(
         None, validation_alias=_env("CHAINLIT_AUTH_SECRET", "auth_secret")
     )
+    # How long a sign-in lasts, in seconds (an absolute limit, not an idle one): the sign-in token's
+    # expiry; an open chat whose sign-in has expired answers nothing more until the person signs in again.
+    session_timeout: int = Field(86400, ge=5, validation_alias=_env("SESSION_TIMEOUT", "session_timeout"))
     document_max_size_mb: float = Field(
         10, validation_alias=_env("DOCUMENT_MAX_SIZE_MB", "document_max_size_mb")
     )

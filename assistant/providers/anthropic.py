@@ -32,6 +32,7 @@ import anthropic
 import httpx2
 from anthropic import AsyncAnthropic
 
+from assistant.logs import request_headers
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, Usage
 from assistant.providers.base import (
     MalformedResponse, ProviderError, RetryableError, image_base64, last_user_images, parse_tool_call,
@@ -95,6 +96,7 @@ class AnthropicProvider:
             "model": self.model,
             "messages": await self._messages(request),
             "max_tokens": request.max_output_tokens,
+            "extra_headers": request_headers(request.turn_id),
             # No `temperature`: SDK 2.x dropped the sampling parameters, and the API version it sends
             # (anthropic-version 2026-10-21) refuses temperature/top_p/top_k with a 400.
         }

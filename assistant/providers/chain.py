@@ -75,6 +75,10 @@ class FallbackChain:
                             yield item
                         else:
                             item.provider, item.model = provider.name, provider.model
+                            log.info("provider call", extra={
+                                "provider": provider.name, "model": provider.model, "attempt": attempt + 1,
+                                "input_tokens": item.usage.input_tokens, "output_tokens": item.usage.output_tokens,
+                                "tool_calls": len(item.tool_calls), "stop": item.finish_reason})
                             if problems:
                                 item.notice = f"{'; '.join(problems)}; answered by {label(provider)}."
                             yield item

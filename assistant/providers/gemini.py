@@ -28,6 +28,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from assistant.logs import request_headers
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage
 from assistant.providers.base import (
     FatalError, MalformedResponse, ProviderError, RetryableError, last_user_images, status_error,
@@ -104,6 +105,8 @@ class GeminiProvider:
             temperature=request.temperature,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
+        if request.turn_id:  # merged with the client's options (retries stay off)
+            config.http_options = types.HttpOptions(headers=request_headers(request.turn_id))
         if "flash" in self.model:
             # 2.5 Flash models think by default, and thinking counts against max_output_tokens (and is
             # billed as output): a tool-calling bill assistant does not need it, so it is switched off.

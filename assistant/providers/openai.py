@@ -20,6 +20,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from assistant.logs import request_headers
 from assistant.messages import Completion, CompletionRequest, TextDelta, Usage
 from assistant.providers.base import (
     MalformedResponse, ProviderError, RetryableError, image_base64, last_user_images, parse_tool_call,
@@ -69,6 +70,7 @@ class OpenAIProvider:
             "messages": await self._messages(request),
             "temperature": request.temperature,
             self._max_tokens_field: request.max_output_tokens,
+            "extra_headers": request_headers(request.turn_id),
         }
         if request.tools:
             kwargs["tools"] = [{"type": "function", "function": t} for t in request.tools]

@@ -10,11 +10,13 @@ import json
 import logging
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import chainlit as cl
+import jwt
 from chainlit.input_widget import Select, TextInput
 import chainlit.config
 import chainlit.server
@@ -53,6 +55,9 @@ routes.install(storage, services)
 (settings.data_dir.resolve() / "uploads").mkdir(parents=True, exist_ok=True)
 uploads_dir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=settings.data_dir.resolve() / "uploads"))
 chainlit.config.FILES_DIRECTORY = chainlit.server.FILES_DIRECTORY = uploads_dir
+# A sign-in lasts SESSION_TIMEOUT seconds: the token Chainlit issues at sign-in expires then (HTTP
+# routes and a new socket connection refuse it), and `_signed_out` below stops an open chat.
+chainlit.config.config.project.user_session_timeout = settings.session_timeout
 
 TOOL_LABELS = {"add_bill": "Filing the bill", "find_bills": "Looking up bills",
                "mark_paid": "Marking paid", "list_vendors": "Listing vendors",
@@ -135,8 +140,26 @@ def _catch_up_index() -> None:
 _background: set[asyncio.Task] = set()
 
 
+def _remember_sign_in_expiry() -> None:
+    """Note when this connection's sign-in expires (its token was checked when the socket connected)."""
+    token = getattr(cl.context.session, "token", None)
+    if token:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        cl.user_session.set("signed_in_until", claims.get("exp"))
+
+
+async def _signed_out() -> bool:
+    """True (and the person is told) when the sign-in of this open chat has expired."""
+    until = cl.user_session.get("signed_in_until")
+    if until is None or time.time() < until:
+        return False
+    await cl.Message(content="Your sign-in has expired, so I did nothing. Reload the page and sign in again.").send()
+    return True
+
+
 @cl.on_chat_start
 async def _chat_start() -> None:
+    _remember_sign_in_expiry()
     cl.user_session.set("history", [])
     _catch_up_index()
     await _send_settings_panel()
@@ -144,6 +167,7 @@ async def _chat_start() -> None:
 
 @cl.on_chat_resume
 async def _chat_resume(thread: dict[str, Any]) -> None:
+    _remember_sign_in_expiry()
     cl.user_session.set("history", messages_from_steps(thread.get("steps", [])))
     _catch_up_index()
     await _send_settings_panel()
@@ -215,12 +239,16 @@ async def _file_reviewed(review_id: str, corrections: dict[str, Any]) -> None:
 
 @cl.action_callback("confirm_bill")
 async def _confirm_bill(action: cl.Action) -> None:
+    if await _signed_out():
+        return
     await action.remove()
     await _file_reviewed(action.payload["review"], {})
 
 
 @cl.action_callback("edit_bill")
 async def _edit_bill(action: cl.Action) -> None:
+    if await _signed_out():
+        return
     await action.remove()
     answer = await cl.AskUserMessage(
         content="Type the corrections, for example: `vendor City Water; amount 45.10; due 2026-12-10`",
@@ -250,6 +278,8 @@ async def _send_confirmation(result: dict[str, Any]) -> None:
 
 @cl.action_callback("confirm_action")
 async def _confirm_action(action: cl.Action) -> None:
+    if await _signed_out():
+        return
     await action.remove()
     pending = (cl.user_session.get("confirmations") or {}).pop(action.payload.get("pending"), None)
     if pending is None:
@@ -282,6 +312,8 @@ async def _on_message(message: cl.Message) -> None:
     user = cl.context.session.user
     if user is None:  # pragma: no cover - login is required by the auth callback
         await cl.Message(content="Please sign in first.").send()
+        return
+    if await _signed_out():
         return
     attachments = await _attachments(message)
     text = (message.content or "").strip()

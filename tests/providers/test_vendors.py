@@ -144,6 +144,17 @@ async def test_sdk_sends_the_key_and_model_it_was_given(vendor_services, fake):
     assert vendor_services.provider.providers[0].model in json.dumps(sent.body) + sent.path
 
 
+@streaming
+async def test_each_call_carries_the_turns_request_id(vendor_services, fake, stream):
+    fake.script(Reply(tool_calls=[("list_vendors", {})]), Reply(text="None yet."))
+    ctx = vendor_services.tool_context(await vendor_services.user_id("alice"), today=TODAY)
+    ctx.turn_id = "turn-7f3a"
+    vendor_services.agent.stream = stream
+    [e async for e in vendor_services.agent.run_turn([], Message("user", "who do I pay?"), ctx)]
+    sent = [{k.lower(): v for k, v in r.headers.items()}.get("x-client-request-id") for r in fake.requests]
+    assert sent == ["turn-7f3a", "turn-7f3a"]
+
+
 async def test_a_photo_goes_to_the_model_as_an_image_and_is_filed(vendor_services, fake, tmp_path):
     from tests.factories import tiny_png
 
