@@ -34,12 +34,19 @@ class Settings(BaseSettings):
         validate_by_name=True,
         validate_by_alias=True,
         yaml_file=None,
+        # `OPENAI_API_KEY=` (a blanked line in .env, compose passing an empty value) means unset, not an
+        # empty key that would offer the provider or an empty limit that would not parse
+        env_ignore_empty=True,
     )
 
     environment: Literal["development", "production", "test"] = Field(
         "development", validation_alias=_env("ENVIRONMENT", "environment")
     )
     data_dir: Path = Field(Path("./data"), validation_alias=_env("ASSISTANT_DATA_DIR", "data_dir"))
+    # `assistant backup` (assistant/backup.py): where archives go (default `<data dir>/backups`) and how many
+    # of the newest are kept (0: all)
+    backup_dir_override: Path | None = Field(None, validation_alias=_env("BACKUP_DIR", "backup_dir"))
+    backup_keep: int = Field(7, ge=0, validation_alias=_env("BACKUP_KEEP", "backup_keep"))
     database_url_override: str | None = Field(
         None, validation_alias=_env("DATABASE_URL", "database_url")
     )
@@ -171,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir.resolve() / "attachments"
+
+    @property
+    def backup_dir(self) -> Path:
+        return (self.backup_dir_override or self.data_dir / "backups").resolve()
 
     def provider_order(self) -> list[str]:
         return [p.strip() for p in self.providers.split(",") if p.strip()]

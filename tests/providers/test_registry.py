@@ -35,6 +35,15 @@ def test_only_one_key_is_enough(field, name):
     assert list(setup.offered) == [name, "offline"]
 
 
+def test_an_empty_environment_value_means_unset(monkeypatch):
+    # a blanked line in .env, or compose passing a variable .env leaves empty
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("COST_LIMIT_PER_DAY", "")
+    loaded = settings()
+    assert loaded.openai_api_key is None and loaded.cost_limit_per_day == Decimal("50.00")
+    assert list(setup_providers(loaded).offered) == ["offline"]
+
+
 def test_order_follows_settings_and_offline_can_be_left_out():
     setup = setup_providers(settings(openai_api_key="k", anthropic_api_key="k", providers="anthropic,openai"))
     assert list(setup.offered) == ["anthropic", "openai"]
