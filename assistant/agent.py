@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.budget import BudgetExceeded
+from assistant.db import DatabaseUnavailable, unreachable
 from assistant import logs, metrics
 from assistant.messages import Completion, CompletionRequest, Message, TextDelta, ToolCall, Usage, to_json
 from assistant.prompts import load_prompt
@@ -46,7 +47,7 @@ class TurnFinished:
     usage: Usage = field(default_factory=Usage)
     cost: Decimal = Decimal("0")
     steps: int = 0
-    stopped: str | None = None  # None, "step_limit", "budget" or "provider_error"
+    stopped: str | None = None  # None, "step_limit", "budget", "provider_error" or "database"
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # e.g. which provider answered after a fallback
 
@@ -83,8 +84,8 @@ class Agent:
                     event = dataclasses.replace(event, cost=event.cost + ctx.tool_cost)
                     metrics.TURNS.inc(provider=event.provider, stopped=event.stopped or "none")
                     metrics.TURN_SECONDS.observe(time.perf_counter() - started, provider=event.provider)
-                    if event.stopped == "provider_error":
-                        metrics.ERRORS.inc(kind="provider_error")
+                    if event.stopped in ("provider_error", "database"):
+                        metrics.ERRORS.inc(kind=event.stopped)
                 yield event
         except Exception:
             metrics.ERRORS.inc(kind="exception")
@@ -130,6 +131,12 @@ class Agent:
                 history.append(Message("assistant", text))
                 yield TurnFinished(text, *answered_by, usage, cost, step, "provider_error", calls, notices)
                 return
+            except DatabaseUnavailable:  # the budget could not reserve the call: the database is gone
+                text = _database_down(calls)
+                yield TextDelta(text)
+                history.append(Message("assistant", text))
+                yield TurnFinished(text, *answered_by, usage, cost, step, "database", calls, notices)
+                return
             usage, cost = usage + answer.usage, cost + answer.cost
             answered_by = (answer.provider or provider.name, answer.model or provider.model)
             if answer.notice and answer.notice not in notices:
@@ -142,6 +149,7 @@ class Agent:
                 yield TurnFinished("".join(texts), *answered_by, usage, cost, step, None, calls, notices)
                 return
             answered: set[str] = set()
+            down = False
             try:
                 for call in answer.tool_calls:
                     yield ToolStarted(call)
@@ -156,6 +164,9 @@ class Agent:
                     calls.append({"name": call.name, "arguments": call.arguments,
                                   "result": outcome.result, "is_error": outcome.is_error})
                     yield ToolFinished(call, outcome.result, outcome.is_error, seconds)
+                    if outcome.database_down:  # no use asking the model to go on: end the turn (below)
+                        down = True
+                        break
             finally:
                 # Stopped (the user pressed Stop, the handler failed) between a tool call and its
                 # result: vendors refuse a conversation with a call left unanswered, so answer it.
@@ -163,12 +174,27 @@ class Agent:
                     if call.id not in answered:
                         history.append(Message("tool", to_json({"error": "stopped before this tool ran"}),
                                                tool_call_id=call.id, name=call.name, is_error=True))
+            if down:
+                text = _database_down(calls)
+                yield TextDelta(text)
+                history.append(Message("assistant", text))
+                yield TurnFinished(text, *answered_by, usage, cost, step, "database", calls, notices)
+                return
         text = (f"I stopped after {self.max_steps} steps without finishing this request, so nothing more "
                 "will be done for it. Try asking for one thing at a time.")
         yield TextDelta(text)
         history.append(Message("assistant", text))
         yield TurnFinished("".join(texts) + text, *answered_by, usage, cost,
                            self.max_steps, "step_limit", calls, notices)
+
+
+def _database_down(calls: list[dict[str, Any]]) -> str:
+    """What the user reads when the database went away during the turn. Nothing is half-written: each
+    tool writes in one transaction, which PostgreSQL rolls back when its connection is lost."""
+    done = ("Only the steps shown above as done were carried out." if any(not c["is_error"] for c in calls)
+            else "Nothing was saved.")
+    return f"The database is not reachable right now, so I stopped here. {done} Please try again in a moment."
+
 
 class _Streamed:
     """Wraps a provider stream: yields its text deltas, keeps the final `Completion`."""
@@ -188,9 +214,11 @@ class _Streamed:
                     yield item
                 else:
                     self.answer = item
-        except (ProviderError, BudgetExceeded):
+        except (ProviderError, BudgetExceeded, DatabaseUnavailable):
             raise
         except Exception as exc:  # a provider bug must not become a stack trace in the chat
+            if unreachable(exc):  # not the provider: the budget could not reach the database
+                raise DatabaseUnavailable() from exc
             log.exception("provider failed")
             raise ProviderError(type(exc).__name__) from exc
         if self.answer is None:

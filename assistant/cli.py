@@ -310,6 +310,51 @@ def reindex(everything: Annotated[bool, typer.Option("--all", help="redo every d
         raise typer.Exit(1)
 
 
+@app.command()
+def backup(output: Annotated[Path | None, typer.Option("--output", "-o", help="the directory to write the archive "
+                                                       "into (default: BACKUP_DIR)")] = None,
+           keep: Annotated[int | None, typer.Option("--keep", min=0, help="then keep only the newest N archives "
+                                                    "there (default: BACKUP_KEEP; 0 keeps all)")] = None) -> None:
+    """Write one archive of the installation (database, stored documents, chat attachments, search index,
+    manifest with checksums) and print its path."""
+    from assistant.backup import BackupError, create_backup
+
+    settings = _settings()
+    try:
+        result = asyncio.run(create_backup(settings, output, keep))
+    except BackupError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    for note in result.warnings:
+        err.print(f"warning: {note}", markup=False, highlight=False, soft_wrap=True)
+    for path in result.deleted:
+        err.print(f"deleted the older backup {path}", markup=False, highlight=False, soft_wrap=True)
+    print(result.path)  # plain, unwrapped: for scripts
+
+
+@app.command()
+def restore(archive: Annotated[Path, typer.Argument(help="an archive written by `assistant backup`")],
+            force: Annotated[bool, typer.Option("--force", help="replace a non-empty installation: delete its rows, "
+                                                "stored files and index chunks first")] = False) -> None:
+    """Bring a backup back into this installation (DATABASE_URL, the data dir, the search index), which must
+    be empty; the archive is checked whole before anything is changed. Stop the app first."""
+    from assistant.backup import BackupError, restore_backup
+
+    settings = _settings()
+    try:
+        result = asyncio.run(restore_backup(settings, archive, force))
+    except BackupError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if result.replaced:
+        console.print("replaced: " + "; ".join(result.replaced), markup=False, highlight=False, soft_wrap=True)
+    schema = f"schema {result.revision}" + (f", upgraded to {result.upgraded_to}" if result.upgraded_to else "")
+    console.print(f"restored {result.archive.name}: {result.rows} rows in {result.tables} tables ({schema}), "
+                  f"{result.files} files, {result.chunks} index chunks"
+                  + (f", {result.reindexed} documents indexed again" if result.reindexed else ""),
+                  markup=False, highlight=False, soft_wrap=True)
+
+
 eval_app = typer.Typer(help="Measure the assistant on documents with known answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 

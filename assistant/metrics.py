@@ -11,7 +11,7 @@ What is counted (names as Prometheus sees them):
   the agent's and the tools' (counted where the budget settles it);
 - `assistant_budget_refusals_total{limit}`: calls the budget refused;
 - `assistant_documents_ingested_total{type}`: bills filed, by document type;
-- `assistant_errors_total{kind}`: turns that failed (`provider_error`, `exception`).
+- `assistant_errors_total{kind}`: turns that failed (`provider_error`, `database`, `exception`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 A tool is an async function `(args: <pydantic model>, ctx: ToolContext) -> dict`, marked with
 `@tool`. The registry validates the model's arguments against the model class, runs the tool,
-and turns every failure into a result the model (and the user) can read; nothing raises out.
+and turns every failure into a result the model (and the user) can read; nothing raises out. A failure
+because the database cannot be reached is flagged (`ToolOutcome.database_down`): the agent ends the
+turn then, rather than asking the model to carry on with a database that is not there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.db import unreachable
 from assistant.messages import Attachment, Message, ToolCall
 from assistant.settings import Settings
 
@@ -102,6 +105,7 @@ def tool(args_model: type[BaseModel], name: str | None = None) -> Callable[[Tool
 class ToolOutcome:
     result: dict[str, Any]
     is_error: bool
+    database_down: bool = False  # failed because the database could not be reached (nothing was written)
 
 
 class ToolRegistry:
@@ -127,7 +131,12 @@ class ToolRegistry:
             return ToolOutcome(await tool_.func(args, ctx), False)
         except ToolError as exc:
             return ToolOutcome({"error": str(exc)}, True)
-        except Exception:
+        except Exception as exc:
+            if unreachable(exc):  # its transaction was not committed: nothing of it was written
+                log.error("tool failed: the database is not reachable",
+                          extra={"tool": call.name, "turn_id": ctx.turn_id, "error": type(exc).__name__})
+                return ToolOutcome({"error": "the database is not reachable right now; nothing was saved"},
+                                   True, database_down=True)
             log.exception("tool failed", extra={"tool": call.name, "turn_id": ctx.turn_id})
             return ToolOutcome({"error": f"{call.name} failed unexpectedly; nothing was changed"}, True)
 

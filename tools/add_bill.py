@@ -20,6 +20,14 @@ from tools._extractor import read_fields
 from tools._views import bill_view
 
 log = logging.getLogger(__name__)
+IDENTIFIER_WIDTH = 80  # documents.invoice_number and account_number
+AMOUNT_LIMIT = Decimal("1000000000000")  # Numeric(14, 2): twelve digits before the point
+
+
+def _cut(identifier: str | None) -> str | None:
+    """An identifier cut to its column's width: PostgreSQL refuses a longer one (a "number" of 700
+    characters, found by tests/test_fuzz_ingest.py); SQLite would have kept it."""
+    return identifier[:IDENTIFIER_WIDTH] if identifier else identifier
 
 
 class AddBillArgs(BaseModel):
@@ -87,7 +95,10 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
         )
     if amount < 0:
         raise ToolError("this is a credit note (a negative amount), not a bill to pay; nothing was saved.")
-    invoice_number = found.invoice_number.value
+    if amount >= AMOUNT_LIMIT:  # the money columns' width: PostgreSQL refuses more ("numeric field overflow")
+        raise ToolError(f"the amount due reads as {amount:,}, more than any bill I can file (the limit is "
+                        f"{AMOUNT_LIMIT - Decimal('0.01'):,}). Check the amount; nothing was saved.")
+    invoice_number, account_number = _cut(found.invoice_number.value), _cut(found.account_number.value)
     currency = (args.currency or found.currency.value or ctx.settings.default_currency).upper()
     due_date, issue_date = args.due_date or found.due_date.value, found.issue_date.value
     period = found.service_period.value
@@ -113,7 +124,7 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
     new_doc = bills.NewDocument(
         sha256=doc.sha256, source=source, filename=filename, mime=doc.mime, size_bytes=doc.size_bytes,
         text=doc.text, fields=extracted, confidence=Decimal(str(round(confidence, 3))),
-        invoice_number=invoice_number, account_number=found.account_number.value,
+        invoice_number=invoice_number, account_number=account_number,
         period_start=period[0] if period else None, period_end=period[1] if period else None)
     async with ctx.transaction() as session:
         existing = await bills.find_document_by_sha(session, ctx.user_id, doc.sha256)

@@ -13,12 +13,18 @@ reservations never both see the same room. Settling moves a call's charge from "
 counters in one transaction. On PostgreSQL the reserve and the settle are server-side functions
 (migration 0003), one round trip each, on a small asyncpg pool of the budget's own. Free calls
 (offline, local servers) take no lock and are never refused; they are recorded at settlement.
+
+The database gone at settlement (stopped, restarting): the call happened, the vendor bills it and its
+answer is in hand, so the turn goes on (and meets the outage in its next write, if any) while the
+settlement waits in this process; the next reserve or settle that reaches the database records it first
+(`catch_up`). Until then the reservation counts, as a live one does; a process that stops before the
+database is back leaves it to expire, as a crash does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -27,6 +33,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.db import unreachable
 from assistant.graph import ledger
 from assistant.messages import Usage
 from assistant.providers.pricing import Price
@@ -86,6 +93,7 @@ class Budget:
         self.settings = settings
         self.clock = clock
         self._pool = None
+        self._waiting: dict[int, Callable[[], Awaitable[None]]] = {}  # settlements waiting for the database
 
     # --- windows ---
     def windows(self, now: datetime) -> tuple[datetime, datetime, datetime]:
@@ -134,6 +142,8 @@ class Budget:
     # --- reserve / settle / release ---
     async def reserve(self, *, price: Price, provider: str, model: str, input_tokens: int, max_output_tokens: int,
                       user_id: str | None, thread_id: str | None, turn_id: str | None) -> Reservation:
+        if self._waiting:
+            await self.catch_up()
         now = self.clock()
         call = {"owner_id": user_id, "thread_id": thread_id, "turn_id": turn_id, "provider": provider, "model": model}
         if price.input == price.output == price.cached == 0:
@@ -222,9 +232,14 @@ class Budget:
         return Reservation(row["call_id"], row["reserved"].quantize(MICRO), row["max_out"], row["capped"], now, call)
 
     async def settle(self, reservation: Reservation, usage: Usage, cost: Decimal) -> Decimal:
-        """Record what the call really cost (even above what was reserved). Returns the recorded cost."""
+        """Record what the call really cost (even above what was reserved). Returns the recorded cost.
+        With the database unreachable, it is recorded once the database is back (module docstring)."""
         cost = _round(cost)
         now = self.clock()
+        await self._record(reservation, lambda: self._settle(reservation, usage, cost, now))
+        return cost
+
+    async def _settle(self, reservation: Reservation, usage: Usage, cost: Decimal, now: datetime) -> None:
         buckets = self.buckets(reservation.created_at)
         owner = reservation.call["owner_id"]
         if reservation.id is not None and self._postgres:
@@ -232,7 +247,7 @@ class Budget:
             await pool.execute("SELECT budget_settle($1, $2, $3, $4, $5, $6, $7)", reservation.id,
                                usage.input_tokens, usage.output_tokens, usage.cached_tokens, cost, now,
                                self.settings.timezone)
-            return cost
+            return
         async with self.sessions() as session, session.begin():
             if reservation.id is None:
                 await ledger.insert_call(
@@ -245,13 +260,47 @@ class Budget:
                                     output_tokens=usage.output_tokens, cached_tokens=usage.cached_tokens,
                                     cost=cost, now=now)
                 await ledger.add_to_counters(session, owner, buckets, cost)
-        return cost
 
     async def release(self, reservation: Reservation) -> None:
         if reservation.id is None:
             return
-        async with self.sessions() as session, session.begin():
-            await ledger.release(session, reservation.id, self.clock())
+        now = self.clock()
+
+        async def release_now() -> None:
+            async with self.sessions() as session, session.begin():
+                await ledger.release(session, reservation.id, now)
+
+        await self._record(reservation, release_now)
+
+    async def _record(self, reservation: Reservation, write: Callable[[], Awaitable[None]]) -> None:
+        """Run `write` (a settlement or a release); if the database cannot be reached, keep it for `catch_up`."""
+        if self._waiting:
+            await self.catch_up()
+        try:
+            await write()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            key = reservation.id if reservation.id is not None else id(reservation)  # once per call
+            self._waiting.setdefault(key, write)
+            log.warning("budget: the database is not reachable; this call is recorded when it is back",
+                        extra={"call_id": reservation.id, "waiting": len(self._waiting),
+                               "error": type(exc).__name__})
+
+    async def catch_up(self) -> None:
+        """Record the settlements and releases that waited for the database; stops while it is still away."""
+        while self._waiting:
+            key = next(iter(self._waiting))
+            write = self._waiting.pop(key)  # taken out first: two callers never record the same call twice
+            try:
+                await write()
+            except Exception as exc:
+                if unreachable(exc):
+                    self._waiting[key] = write
+                    return
+                log.exception("budget: a waiting settlement failed; the reservation will expire",
+                              extra={"call_id": key})
+        log.info("budget: settlements recorded after the database came back")
 
     # --- reporting ---
     async def report(self, user_id: str | None) -> dict:

@@ -408,8 +408,26 @@ def _account_number(doc: _Doc, invoice: Field[str]) -> Field[str]:
 # ----------------------------------------------------------------------------------------------
 
 
+#: What the rules read of a document. A bill's fields sit on its first pages, and some rules cost more
+#: than the text's length (the labels on one line are compared pairwise, each date of a line looks back
+#: along it): a 20 KB line of dates kept the event loop busy for 3 minutes, a 1 MB one for hours (found
+#: by tests/test_fuzz_ingest.py). 100,000 characters is ~30 pages; a printed line is ~100 characters.
+MAX_TEXT = 100_000
+MAX_LINE = 1_000
+
+
+def _bounded(text: str) -> str:
+    """The first MAX_TEXT characters of `text`, lines longer than MAX_LINE cut into lines of that length."""
+    text = text[:MAX_TEXT]
+    lines = text.split("\n")
+    if all(len(line) <= MAX_LINE for line in lines):
+        return text
+    return "\n".join(line[i:i + MAX_LINE] for line in lines for i in range(0, len(line) or 1, MAX_LINE))
+
+
 def extract(text: str, default_currency: str) -> Extraction:
     """Every field of the bill in `text`; `default_currency` applies only when none is printed."""
+    text = _bounded(text)
     layout = Layout(text)
     currencies = currency_mentions(text, default_currency)
     doc = _Doc(layout, default_currency, _date_style(layout, currencies, default_currency), currencies)

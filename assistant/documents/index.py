@@ -48,6 +48,10 @@ BATCH_SIZE = 32
 COLLECTION = "documents"
 CHUNK_CHARS = 800
 CHUNK_OVERLAP = 150
+#: What of a document is indexed: its first ~30 pages. Embedding runs in the filing turn, at ~40 chunks/s
+#: on two cores; a 1 MB text (1,500 chunks) kept the user waiting ~45 s, a 10 MB one would take minutes
+#: (found by tests/test_fuzz_ingest.py). The offline extractor reads as much (`extract.MAX_TEXT`).
+MAX_INDEXED_CHARS = 100_000
 
 
 class EmbeddingModelError(RuntimeError):
@@ -224,7 +228,7 @@ class DocumentIndex:
     async def add(self, owner_id: str, document_id: int | str, vendor: str | None, text: str) -> int:
         """Index (or re-index) one document; returns the number of chunks stored."""
         collection = await self._get()
-        chunks = chunk_text(text or "")
+        chunks = chunk_text((text or "")[:MAX_INDEXED_CHARS])
         where = {"$and": [{"owner_id": owner_id}, {"document_id": document_id}]}
         ids = [f"{owner_id}:{document_id}:{n}" for n in range(len(chunks))]
         metadata = {"owner_id": owner_id, "document_id": document_id, "vendor": vendor or ""}

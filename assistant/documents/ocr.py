@@ -12,6 +12,7 @@ import threading
 
 MAX_PIXELS = 40_000_000  # a decompression bomb stops here (a phone photo is 12-50 MP; we refuse above 40)
 MAX_SIDE = 2200  # larger images are scaled down first: faster, and as readable
+MAX_ASPECT = 8  # longer side / shorter side: thinner images get white margins
 MAX_OCR_PAGES = 5  # scanned PDFs: the first pages carry the bill
 
 _engine = None
@@ -210,6 +211,14 @@ def ocr_array(image) -> str:
     scale = MAX_SIDE / max(height, width)
     if scale < 1:
         image = cv2.resize(image, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
+        height, width = image.shape[:2]
+    # The detector scales the short side up to 736 px: a sliver (an 87-byte PNG of 2000x2 px) grew to
+    # GBs and ran for minutes (found by tests/test_fuzz_ingest.py). White margins make it less thin.
+    short = max(height, width) // MAX_ASPECT
+    if min(height, width) < short:
+        white = (255,) * (image.shape[2] if image.ndim == 3 else 1)
+        image = cv2.copyMakeBorder(image, 0, max(0, short - height), 0, max(0, short - width),
+                                   cv2.BORDER_CONSTANT, value=white)
     engine = _get_engine()
     try:
         result, _ = engine(image, return_word_box=True)  # + where each character is: ~4% more time

@@ -34,6 +34,11 @@ class ReadDocument:
     size_bytes: int
     data: bytes
 
+    def __post_init__(self) -> None:
+        # NUL is no character of a bill, and PostgreSQL's text columns refuse it ("invalid byte sequence
+        # for encoding UTF8: 0x00"): a PDF's text layer or an email's body can hold some.
+        self.text = self.text.replace("\x00", "")
+
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
@@ -74,7 +79,18 @@ def read_document(data: bytes, name: str, max_bytes: int, max_pages: int,
         text, pages = _pdf_text(data, name, max_pages, max_decompressed)
         return ReadDocument(text, "application/pdf", pages, sha, len(data), data)
     if looks_like_email(data):
-        return ReadDocument(_email_text(data, name, max_bytes, max_pages, max_decompressed), "message/rfc822", 1, sha, len(data), data)
+        try:
+            text = _email_text(data, name, max_bytes, max_pages, max_decompressed)
+        except RecursionError as exc:  # the parser recurses once per multipart: 1,000 nested ones stop it
+            raise DocumentError(f"{name} is an email nested too deeply to read (parts inside parts, "
+                                "hundreds deep). Forward the bill on its own or attach its PDF.") from exc
+        except (AttributeError, TypeError, IndexError) as exc:
+            # the email package trips over some broken structures: a multipart whose boundary is broken
+            # holds text, not parts, and get_body()/iter_attachments() call part methods on that text
+            log.info("email unreadable", extra={"file_name": name, "error": type(exc).__name__})
+            raise DocumentError(f"{name} is an email whose parts are damaged, so I could not read it. "
+                                "Forward the bill again, or attach its PDF or paste its text.") from exc
+        return ReadDocument(text, "message/rfc822", 1, sha, len(data), data)
     return ReadDocument(_plain_text(data, name), "text/plain", 1, sha, len(data), data)
 
 
@@ -99,7 +115,10 @@ def _email_text(data: bytes, name: str, max_bytes: int, max_pages: int, max_deco
              f"Date: {message.get('Date', '')}", ""]
     body = message.get_body(preferencelist=("plain", "html"))
     if body is not None:
-        content = body.get_content()
+        try:
+            content = body.get_content()
+        except LookupError:  # a charset Python does not know ("x-bogus"): its bytes read as UTF-8
+            content = (body.get_payload(decode=True) or b"").decode("utf-8", "replace")
         if body.get_content_type() == "text/html":
             content = _html_text(content)
         parts.append(content.strip())
@@ -211,7 +230,7 @@ def _pdf_text_limited(data: bytes, name: str, max_pages: int, max_decompressed: 
     except FileNotDecryptedError as exc:
         raise DocumentError(f"{name} is password-protected.") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError,
-            RecursionError, OSError, AssertionError, ZeroDivisionError) as exc:
+            RecursionError, OSError, AssertionError, ZeroDivisionError, OverflowError) as exc:
         log.info("pdf unreadable", extra={"file_name": name, "error": type(exc).__name__})
         raise DocumentError(f"{name} could not be read as a PDF: the file looks damaged.") from exc
     if not text.strip():
@@ -259,4 +278,6 @@ async def sniff_path(path: Path) -> str | None:
 
 
 async def read_text(text: str, name: str, max_bytes: int) -> ReadDocument:
-    return await asyncio.to_thread(read_document, text.encode("utf-8"), name, max_bytes, 1)
+    # "replace": a paste can hold a lone surrogate (half an emoji, sent as "\ud800" in JSON), which
+    # UTF-8 cannot encode; it becomes "?" rather than a crash.
+    return await asyncio.to_thread(read_document, text.encode("utf-8", "replace"), name, max_bytes, 1)

@@ -67,9 +67,12 @@ TOOL_LABELS = {"add_bill": "Filing the bill", "find_bills": "Looking up bills",
                "search_documents": "Searching documents", "ai_usage": "Checking AI costs"}
 
 
+history_layer = HistoryDataLayer(services.engine, storage)
+
+
 @cl.data_layer
 def _data_layer() -> HistoryDataLayer:
-    return HistoryDataLayer(services.engine, storage)
+    return history_layer
 
 
 @cl.on_app_startup
@@ -315,6 +318,7 @@ async def _on_message(message: cl.Message) -> None:
         return
     if await _signed_out():
         return
+    await history_layer.caught_up()  # history behind (heavy load): this turn waits, nothing is dropped
     attachments = await _attachments(message)
     text = (message.content or "").strip()
     if not text and not attachments:
