@@ -154,6 +154,7 @@ async def test_restart_keeps_the_days_spend_and_the_windows_roll(tmp_path, datab
     # a restart: a new process (new engine, new budget) still sees the spend
     clock.now += timedelta(minutes=61)  # the hour has rolled: room again, but the day has $0.0192 left
     services = build_services(settings_for(tmp_path, database_url, fake, **limits))
+    services.budget.clock = clock  # the report reads the same injected clock as the calls
     try:
         report = await services.budget.report(None)
         assert report["windows"]["today"]["cost"] == "0.028800" and report["windows"]["last hour"]["cost"] == "0.000000"
