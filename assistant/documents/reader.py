@@ -229,6 +229,8 @@ def _pdf_text_limited(data: bytes, name: str, max_pages: int, max_decompressed: 
         raise
     except FileNotDecryptedError as exc:
         raise DocumentError(f"{name} is password-protected.") from exc
+    except NotImplementedError as exc:  # an /Encrypt entry naming a handler pypdf lacks (found by fuzzing)
+        raise DocumentError(f"{name} is encrypted in a way I cannot read; send an unprotected copy.") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, OSError, AssertionError, ZeroDivisionError, OverflowError) as exc:
         log.info("pdf unreadable", extra={"file_name": name, "error": type(exc).__name__})
