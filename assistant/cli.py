@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +25,7 @@ db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
 err = Console(stderr=True)
+T = TypeVar("T")
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="whose bills (the sign-in name)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
@@ -310,6 +312,22 @@ def reindex(everything: Annotated[bool, typer.Option("--all", help="redo every d
         raise typer.Exit(1)
 
 
+def _plain(target: Console, text: str) -> None:
+    """Print as is: paths and messages may hold `[...]`, which rich would read as markup."""
+    target.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _backup_step(run: Callable[[Settings], Awaitable[T]]) -> T:
+    """Run a backup or restore; its refusal (`BackupError`) is printed and exits 1."""
+    from assistant.backup import BackupError
+
+    try:
+        return asyncio.run(run(_settings()))
+    except BackupError as exc:
+        _plain(err, f"error: {exc}")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def backup(output: Annotated[Path | None, typer.Option("--output", "-o", help="the directory to write the archive "
                                                        "into (default: BACKUP_DIR)")] = None,
@@ -317,18 +335,13 @@ def backup(output: Annotated[Path | None, typer.Option("--output", "-o", help="t
                                                     "there (default: BACKUP_KEEP; 0 keeps all)")] = None) -> None:
     """Write one archive of the installation (database, stored documents, chat attachments, search index,
     manifest with checksums) and print its path."""
-    from assistant.backup import BackupError, create_backup
+    from assistant.backup import create_backup
 
-    settings = _settings()
-    try:
-        result = asyncio.run(create_backup(settings, output, keep))
-    except BackupError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    result = _backup_step(lambda settings: create_backup(settings, output, keep))
     for note in result.warnings:
-        err.print(f"warning: {note}", markup=False, highlight=False, soft_wrap=True)
+        _plain(err, f"warning: {note}")
     for path in result.deleted:
-        err.print(f"deleted the older backup {path}", markup=False, highlight=False, soft_wrap=True)
+        _plain(err, f"deleted the older backup {path}")
     print(result.path)  # plain, unwrapped: for scripts
 
 
@@ -338,21 +351,15 @@ def restore(archive: Annotated[Path, typer.Argument(help="an archive written by 
                                                 "stored files and index chunks first")] = False) -> None:
     """Bring a backup back into this installation (DATABASE_URL, the data dir, the search index), which must
     be empty; the archive is checked whole before anything is changed. Stop the app first."""
-    from assistant.backup import BackupError, restore_backup
+    from assistant.backup import restore_backup
 
-    settings = _settings()
-    try:
-        result = asyncio.run(restore_backup(settings, archive, force))
-    except BackupError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    result = _backup_step(lambda settings: restore_backup(settings, archive, force))
     if result.replaced:
-        console.print("replaced: " + "; ".join(result.replaced), markup=False, highlight=False, soft_wrap=True)
+        _plain(console, "replaced: " + "; ".join(result.replaced))
     schema = f"schema {result.revision}" + (f", upgraded to {result.upgraded_to}" if result.upgraded_to else "")
-    console.print(f"restored {result.archive.name}: {result.rows} rows in {result.tables} tables ({schema}), "
-                  f"{result.files} files, {result.chunks} index chunks"
-                  + (f", {result.reindexed} documents indexed again" if result.reindexed else ""),
-                  markup=False, highlight=False, soft_wrap=True)
+    _plain(console, f"restored {result.archive.name}: {result.rows} rows in {result.tables} tables ({schema}), "
+                    f"{result.files} files, {result.chunks} index chunks"
+                    + (f", {result.reindexed} documents indexed again" if result.reindexed else ""))
 
 
 eval_app = typer.Typer(help="Measure the assistant on documents with known answers.", no_args_is_help=True)
