@@ -35,16 +35,17 @@ from assistant.web.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
-# The owner (user identifier) of the thread a row is in, by the row's id.
+# The owner (user identifier) of the thread a row is in, and that thread, by the row's id.
 _OWNER_OF = {
-    "thread_id": 'SELECT "userIdentifier" AS owner FROM threads WHERE "id" = :thread_id',
-    "step_id": 'SELECT t."userIdentifier" AS owner FROM steps s JOIN threads t ON t."id" = s."threadId" '
-               'WHERE s."id" = :step_id',
-    "element_id": 'SELECT t."userIdentifier" AS owner FROM elements e JOIN threads t ON t."id" = e."threadId" '
-                  'WHERE e."id" = :element_id',
-    "feedback_id": 'SELECT t."userIdentifier" AS owner FROM feedbacks f JOIN threads t ON t."id" = f."threadId" '
-                   'WHERE f."id" = :feedback_id',
+    "thread_id": 'SELECT "userIdentifier" AS owner, "id" AS thread FROM threads WHERE "id" = :thread_id',
+    "step_id": 'SELECT t."userIdentifier" AS owner, t."id" AS thread FROM steps s JOIN threads t '
+               'ON t."id" = s."threadId" WHERE s."id" = :step_id',
+    "element_id": 'SELECT t."userIdentifier" AS owner, t."id" AS thread FROM elements e JOIN threads t '
+                  'ON t."id" = e."threadId" WHERE e."id" = :element_id',
+    "feedback_id": 'SELECT t."userIdentifier" AS owner, t."id" AS thread FROM feedbacks f JOIN threads t '
+                   'ON t."id" = f."threadId" WHERE f."id" = :feedback_id',
 }
+_OWNERS_KEPT = 50_000  # threads whose owner this process remembers (then it starts over)
 
 
 class HistoryDataLayer(SQLAlchemyDataLayer):
@@ -59,6 +60,10 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self.storage_provider = storage
         self._sqlite = engine.dialect.name == "sqlite"
         self._step_locks: dict[str, list] = {}  # step id -> [lock, users]
+        # A thread's owner, once written, never changes (a write naming another user's thread is refused),
+        # so each process remembers the owners it has seen: the ownership check and the "does the thread
+        # exist" lookup before each step cost a query once per thread, not once per step.
+        self._owners: dict[str, str] = {}  # thread id -> owner identifier
         # Chainlit starts history writes as fire-and-forget tasks, ~15 statements a turn. Under load
         # (50 chats, no pause: benchmarks/load_chat.py) they came faster than they landed: they took
         # every pooled connection, waited past the pool's timeout and were dropped, and the turns' own
@@ -147,10 +152,25 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
                  if value}
         if not named:
             return False
+        known = self._owners.get(named.get("thread_id", ""))
+        if known is not None:
+            if known != user:
+                return True
+            del named["thread_id"]
+            if not named:
+                return False
         rows = await self.execute_sql(" UNION ALL ".join(_OWNER_OF[name] for name in named), named)
         if not isinstance(rows, list):
             return True
+        for row in rows:
+            if row["owner"] is not None:
+                self._remember(row["thread"], row["owner"])
         return any(row["owner"] is not None and row["owner"] != user for row in rows)
+
+    def _remember(self, thread_id: str, owner: str) -> None:
+        if len(self._owners) >= _OWNERS_KEPT:
+            self._owners.clear()
+        self._owners[thread_id] = owner
 
     async def _refused(self, what: str, **ids: str | None) -> bool:
         """A write made for a signed-in chat session that names another user's row: refused, not made.
@@ -175,7 +195,10 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # first one lands last, the tool's output is lost from history. Run them in call order.
         # (`update_step` goes through here too.)
         async with self._in_order(str(step_dict.get("id"))):
-            if await self._refused("step", step_id=step_dict.get("id"), thread_id=step_dict.get("threadId")):
+            # Only a user's own message has an id the client chose (`client_message`, `edit_message`);
+            # the app's steps get fresh ids, so for them the thread is the only thing to check.
+            chosen = step_dict.get("id") if step_dict.get("type") == "user_message" else None
+            if await self._refused("step", step_id=chosen, thread_id=step_dict.get("threadId")):
                 return
             await super().create_step(step_dict)
 
@@ -210,19 +233,26 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # after that each step upserts it bare (`create_step`). When that one write failed (the
         # database was down at the first message), a later step created the thread without an owner
         # and the chat was missing from its owner's history for good. A bare call that finds no thread
-        # creates it as the session user's. (One query, as before, when the thread is there.)
+        # creates it as the session user's. (No query once this process has seen the thread's owner.)
         if user_id is None and name is None and metadata is None and tags is None:
             try:
                 user = context.session.user
             except ChainlitContextException:
                 user = None
             if isinstance(user, PersistedUser):
+                if thread_id in self._owners:  # seen with its owner: it exists
+                    return
                 found = await self.execute_sql('SELECT 1 AS found FROM threads WHERE "id" = :id', {"id": thread_id})
                 if found:
                     return
                 if found == []:
                     user_id = user.id
         await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata, tags=tags)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        # (Chainlit's route checks the owner first.) Forgotten here, so a later step recreates the thread.
+        self._owners.pop(thread_id, None)
+        await super().delete_thread(thread_id)
 
     async def get_all_user_threads(self, user_id: str | None = None, thread_id: str | None = None):
         threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
