@@ -139,6 +139,8 @@ async def test_create_refuses_what_it_cannot_record(services):
     asked = "add a new bill"
     for args, problem in [
         ({"vendor": "X", "amount": "-5", "due_date": "2026-12-01"}, "greater than or equal to 0"),
+        # more than a money column holds (PostgreSQL refused it with "numeric field overflow")
+        ({"vendor": "X", "amount": "1000000000000", "due_date": "2026-12-01"}, "less than 1000000000000"),
         ({"vendor": "X", "amount": "5"}, "give due_date or day_of_month"),
         ({"vendor": "X", "amount": "5", "due_date": "2026-12-01", "day_of_month": 3}, "give due_date or day_of_month"),
         ({"vendor": "X", "amount": "5", "day_of_month": 32}, "less than or equal to 31"),

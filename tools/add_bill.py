@@ -14,14 +14,13 @@ from assistant.documents import store
 from assistant.documents.catchup import index_document, index_pending
 from assistant.documents.reader import DocumentError, ReadDocument, read_path, read_text
 from assistant.graph import bills
+from assistant.graph.models import IDENTIFIER_WIDTH, MONEY_LIMIT
 from assistant.graph.resolve import Resolution, add_alias, resolve_vendor
 from assistant.toolkit import ToolContext, ToolError, tool
 from tools._extractor import read_fields
 from tools._views import bill_view
 
 log = logging.getLogger(__name__)
-IDENTIFIER_WIDTH = 80  # documents.invoice_number and account_number
-AMOUNT_LIMIT = Decimal("1000000000000")  # Numeric(14, 2): twelve digits before the point
 
 
 def _cut(identifier: str | None) -> str | None:
@@ -95,9 +94,9 @@ async def add_bill(args: AddBillArgs, ctx: ToolContext) -> dict:
         )
     if amount < 0:
         raise ToolError("this is a credit note (a negative amount), not a bill to pay; nothing was saved.")
-    if amount >= AMOUNT_LIMIT:  # the money columns' width: PostgreSQL refuses more ("numeric field overflow")
+    if amount >= MONEY_LIMIT:
         raise ToolError(f"the amount due reads as {amount:,}, more than any bill I can file (the limit is "
-                        f"{AMOUNT_LIMIT - Decimal('0.01'):,}). Check the amount; nothing was saved.")
+                        f"{MONEY_LIMIT - Decimal('0.01'):,}). Check the amount; nothing was saved.")
     invoice_number, account_number = _cut(found.invoice_number.value), _cut(found.account_number.value)
     currency = (args.currency or found.currency.value or ctx.settings.default_currency).upper()
     due_date, issue_date = args.due_date or found.due_date.value, found.issue_date.value

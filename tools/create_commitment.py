@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from assistant.graph import actions
 from assistant.graph.bills import GraphError
+from assistant.graph.models import MONEY_LIMIT
 from assistant.graph.resolve import resolve_vendor
 from assistant.money import format_money
 from assistant.toolkit import ToolContext, ToolError, tool
@@ -25,7 +26,7 @@ from tools._views import bill_view
 
 class CreateCommitmentArgs(BaseModel):
     vendor: str = Field(..., min_length=1, max_length=200, description="who is paid (landlord, gym, a person)")
-    amount: Decimal = Field(..., ge=0, description="the amount owed each time")
+    amount: Decimal = Field(..., ge=0, lt=MONEY_LIMIT, description="the amount owed each time")
     currency: str | None = Field(None, min_length=3, max_length=3, description="ISO 4217 code; default: the user's")
     due_date: date | None = Field(None, description="YYYY-MM-DD: the (first) due date")
     day_of_month: int | None = Field(None, ge=1, le=31, description="instead of due_date: due on this day of "

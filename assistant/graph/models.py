@@ -41,6 +41,9 @@ NAMING = {
 
 MONEY = Numeric(14, 2)
 COST = Numeric(14, 6)
+# What a money column holds: PostgreSQL refuses more ("numeric field overflow"), SQLite would keep it.
+MONEY_LIMIT = Decimal(10) ** (MONEY.precision - MONEY.scale)
+IDENTIFIER_WIDTH = 80  # documents.invoice_number / account_number
 
 
 class Base(DeclarativeBase):
@@ -122,8 +125,8 @@ class Document(Base):
     confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # what identifies the bill (for recognising it again, whatever form it arrives in)
-    invoice_number: Mapped[str | None] = mapped_column(String(80))
-    account_number: Mapped[str | None] = mapped_column(String(80))
+    invoice_number: Mapped[str | None] = mapped_column(String(IDENTIFIER_WIDTH))
+    account_number: Mapped[str | None] = mapped_column(String(IDENTIFIER_WIDTH))
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
     currency: Mapped[str | None] = mapped_column(String(3))
     issue_date: Mapped[date | None] = mapped_column(Date)
