@@ -108,6 +108,13 @@ class Agent:
         usage, cost, texts, calls, notices = Usage(), Decimal("0"), [], [], []
         answered_by = (provider.name, provider.model)
         system, schemas = self.system_prompt(ctx), self.registry.schemas()
+
+        def ending(text: str, stopped: str, step: int, shown: str = "") -> tuple[TextDelta, TurnFinished]:
+            """The turn stops early: `text` says why, after what was `shown` already."""
+            history.append(Message("assistant", text))
+            return TextDelta(text), TurnFinished(shown + text, *answered_by, usage, cost, step, stopped, calls,
+                                                 notices)
+
         for step in range(1, self.max_steps + 1):
             request = CompletionRequest(system=system, messages=history, tools=schemas, today=ctx.today,
                                         max_output_tokens=self.max_output_tokens,
@@ -119,23 +126,18 @@ class Agent:
                     yield delta
                 answer = streamed.answer
             except BudgetExceeded as exc:
-                text = str(exc) + (" The steps shown above were carried out." if calls else "")
-                yield TextDelta(text)
-                history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost, step, "budget", calls, notices)
+                for event in ending(str(exc) + (" The steps shown above were carried out." if calls else ""),
+                                    "budget", step):
+                    yield event
                 return
             except ProviderError as exc:
                 done = "Nothing was changed by this message." if not calls else "Only the steps shown above were carried out."
-                text = f"I could not get an answer: {exc}. {done}"
-                yield TextDelta(text)
-                history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost, step, "provider_error", calls, notices)
+                for event in ending(f"I could not get an answer: {exc}. {done}", "provider_error", step):
+                    yield event
                 return
             except DatabaseUnavailable:  # the budget could not reserve the call: the database is gone
-                text = _database_down(calls)
-                yield TextDelta(text)
-                history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost, step, "database", calls, notices)
+                for event in ending(_database_down(calls), "database", step):
+                    yield event
                 return
             usage, cost = usage + answer.usage, cost + answer.cost
             answered_by = (answer.provider or provider.name, answer.model or provider.model)
@@ -175,17 +177,13 @@ class Agent:
                         history.append(Message("tool", to_json({"error": "stopped before this tool ran"}),
                                                tool_call_id=call.id, name=call.name, is_error=True))
             if down:
-                text = _database_down(calls)
-                yield TextDelta(text)
-                history.append(Message("assistant", text))
-                yield TurnFinished(text, *answered_by, usage, cost, step, "database", calls, notices)
+                for event in ending(_database_down(calls), "database", step):
+                    yield event
                 return
-        text = (f"I stopped after {self.max_steps} steps without finishing this request, so nothing more "
-                "will be done for it. Try asking for one thing at a time.")
-        yield TextDelta(text)
-        history.append(Message("assistant", text))
-        yield TurnFinished("".join(texts) + text, *answered_by, usage, cost,
-                           self.max_steps, "step_limit", calls, notices)
+        for event in ending(f"I stopped after {self.max_steps} steps without finishing this request, so nothing "
+                            "more will be done for it. Try asking for one thing at a time.",
+                            "step_limit", self.max_steps, shown="".join(texts)):
+            yield event
 
 
 def _database_down(calls: list[dict[str, Any]]) -> str:
