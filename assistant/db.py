@@ -4,9 +4,11 @@ tell "the database server cannot be reached" from any other failure (`unreachabl
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
@@ -35,8 +37,40 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused for this long is checked before it is lent (see `_ping_when_idle`).
+IDLE_PING_S = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before lending it, if it sat unused for `IDLE_PING_S` or more.
+
+    SQLAlchemy's `pool_pre_ping` checks every time, with three round trips on asyncpg (BEGIN, a query,
+    ROLLBACK); a turn borrows a connection ~20 times (its queries, its chat history), so under load that
+    was a third of all statements (benchmarks/load_chat.py). A connection lent again within a second
+    was working a second ago. One that sat idle through a database restart is found dead here and
+    replaced (raising `DisconnectionError` makes the pool discard it and take another). A restart
+    shorter than `IDLE_PING_S` can still hand a turn a dead connection: that turn says the database
+    was unreachable (`DatabaseUnavailable`), SQLAlchemy discards every connection older than the
+    failure, and the next turn works."""
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _lent(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection no longer answers") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
@@ -46,7 +80,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:
 class DatabaseUnavailable(Exception):
     """The database server could not be reached (stopped, restarting, network gone): the turn stops and
     the user is told so (`agent.py`); the app serves again once it is back, with no restart, because the
-    engine's pool checks a connection before lending it (`pool_pre_ping`)."""
+    engine's pool checks a connection that sat idle before lending it (`_ping_when_idle`)."""
 
 
 def unreachable(exc: BaseException | None) -> bool:

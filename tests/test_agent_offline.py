@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +22,11 @@ async def turn(services, user_id, history, text, attachments=()):
     events = [e async for e in services.agent.run_turn(history, Message("user", text, attachments=list(attachments)), ctx)]
     finished = events[-1]
     assert isinstance(finished, TurnFinished)
-    streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert streamed == finished.text
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    assert "".join(deltas) == finished.text
+    # streamed by paragraph (each piece is a socket message to the browser), not word by word
+    assert len(deltas) == len([p for p in re.split(r"\n\s*\n", finished.text) if p])
+    assert all(re.search(r"\n\s*\n\Z", d) for d in deltas[:-1])
     starts = [e.call.name for e in events if isinstance(e, ToolStarted)]
     ends = [e.call.name for e in events if isinstance(e, ToolFinished)]
     assert starts == ends

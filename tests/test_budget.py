@@ -253,6 +253,30 @@ async def test_offline_is_free_never_refused_and_recorded(tmp_path, database_url
         await services.close()
 
 
+async def test_only_a_priced_call_counts_its_tokens_first(tmp_path, database_url, fake, monkeypatch):
+    # Counting a long conversation's tokens is ~10 ms of CPU: a free model's reservation is zero
+    # whatever the count, so the count is skipped there (and made for a priced model's reservation).
+    import assistant.budget.guard as guard
+
+    counted = []
+    real = guard.estimate_input_tokens
+    monkeypatch.setattr(guard, "estimate_input_tokens", lambda *a: counted.append(a[1]) or real(*a))
+    free = build_services(Settings(data_dir=tmp_path / "free", database_url=database_url, environment="test",
+                                   users=""))
+    try:
+        assert (await run_turn(free, "alice")).provider == "offline"
+        assert counted == [] and len(await ledger_rows(free)) == 2  # still recorded, call by call
+    finally:
+        await free.close()
+    priced = build_services(settings_for(tmp_path, database_url, fake))
+    try:
+        fake.script(Reply(text="You pay nobody yet."))
+        finished = await run_turn(priced, "alice")
+        assert finished.provider == "openai" and counted == ["openai"]
+    finally:
+        await priced.close()
+
+
 async def test_a_call_that_would_overspend_gets_a_smaller_max_output(tmp_path, database_url, fake):
     # The second call's reservation depends on the prompt (system prompt and every tool's schema), so a
     # first turn measures it; the limit is then set to leave that call room for ~500 output tokens only.

@@ -145,6 +145,14 @@ def test_embeddings_are_unit_vectors_independent_of_batch_padding() -> None:
     assert sims[0] > sims[1]
 
 
+def test_embedding_runs_on_one_thread_that_does_not_spin() -> None:
+    # ONNX Runtime's default (a spinning thread per core) took the server's event loop's core for each
+    # pasted bill (benchmarks/load_chat.py).
+    options = LocalMiniLM()._session.get_session_options()
+    assert options.intra_op_num_threads == options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_a_file_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
     tokenizer = tmp_path / "tokenizer.json"
     shutil.copy(index_mod.default_tokenizer_path(), tokenizer)

@@ -34,14 +34,20 @@ class Budgeted:
     def _priced(self) -> bool:
         return bool(self.price.input or self.price.output or self.price.cached)
 
-    def _reserved_usage(self, reservation: Reservation, input_tokens: int) -> Usage:
+    def _reserved_usage(self, reservation: Reservation, input_tokens: int | None,
+                        request: CompletionRequest) -> Usage:
+        if input_tokens is None:
+            input_tokens = estimate_input_tokens(request, self.name, self.model)
         return Usage(input_tokens, reservation.max_output_tokens, 0)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Completion]:
-        input_tokens = estimate_input_tokens(request, self.name, self.model)
+        # Counting tokens costs ~10 ms of CPU for a long conversation (tiktoken): a free model's
+        # reservation is zero whatever the count, so its estimate is made only if a call ends without
+        # usage (`_reserved_usage`).
+        input_tokens = estimate_input_tokens(request, self.name, self.model) if self._priced else None
         try:
             reservation = await self.budget.reserve(
-                price=self.price, provider=self.name, model=self.model, input_tokens=input_tokens,
+                price=self.price, provider=self.name, model=self.model, input_tokens=input_tokens or 0,
                 max_output_tokens=request.max_output_tokens,
                 user_id=request.user_id, thread_id=request.thread_id, turn_id=request.turn_id)
         except BudgetExceeded as exc:
@@ -58,7 +64,7 @@ class Budgeted:
                     if self._priced and not (usage.input_tokens or usage.output_tokens):
                         log.warning("priced answer without usage; charging the reservation",
                                     extra={"provider": self.name, "model": self.model})
-                        usage, cost = self._reserved_usage(reservation, input_tokens), reservation.reserved
+                        usage, cost = self._reserved_usage(reservation, input_tokens, request), reservation.reserved
                     item.cost = await asyncio.shield(self.budget.settle(reservation, usage, cost))
                     metrics.llm_call(self.name, self.model, usage.input_tokens, usage.output_tokens,
                                      usage.cached_tokens, item.cost)
@@ -71,7 +77,7 @@ class Budgeted:
             raise
         finally:
             if not done:  # stopped, cut off or failed after data: it may be billed, usage unknown
-                charged = self._reserved_usage(reservation, input_tokens)
+                charged = self._reserved_usage(reservation, input_tokens, request)
                 await asyncio.shield(self.budget.settle(reservation, charged, reservation.reserved))
                 metrics.llm_call(self.name, self.model, charged.input_tokens, charged.output_tokens, 0,
                                  reservation.reserved)

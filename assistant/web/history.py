@@ -94,6 +94,11 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         calls it before each turn: a server behind on its history pushes back on the chat (the answer
         comes later) rather than letting writes pile up until they are dropped. After `timeout` s the
         turn goes ahead anyway (a write is never dropped for waiting: see `_execute`)."""
+        if self._queued <= self.backlog:
+            # (Not a `wait_for` that returns at once: its cancelled 60 s timer stayed in the event loop
+            # until due, holding the turn's context, ~1,300 of them under load: tens of MB.)
+            return
+
         async def eased() -> None:
             while self._queued > self.backlog:
                 self._eased.clear()

@@ -419,6 +419,16 @@ class AnswerViews:
         return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
 
 
+def warm_up() -> None:
+    """Draw one chart, so plotly loads its validators and templates now: the first chart costs ~17 MB
+    and ~0.3 s once per process. At start-up that is part of the server's baseline, instead of a step
+    in its memory and a slow answer in the middle of someone's chat (benchmarks/load_chat.py)."""
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    _layout(fig, "warm-up", 300)
+    _money_axis(fig, ["USD"], "y")
+    fig.to_json()
+
+
 def _chart(name: str, fig: go.Figure, size: str = "medium") -> cl.Plotly:
     element = cl.Plotly(name=name, figure=fig, display="inline", size=size)
     # the frontend reads the plot's config from the same JSON: no tool bar over a small chart
