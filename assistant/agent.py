@@ -55,10 +55,25 @@ class TurnFinished:
 Event = TextDelta | ToolStarted | ToolFinished | TurnFinished
 
 
+def keep_last_turns(history: list[Message], turns: int) -> None:
+    """Drop (in place) all but the last `turns` turns of `history`; a turn starts at a user message and
+    holds everything that answers it (tool calls with their results stay together).
+
+    Without a window every turn re-sent the whole conversation: a long chat's requests grew without
+    bound (cost, the per-request limit, the model's context), and so did the memory each open chat
+    holds and the work the offline provider does to read it (benchmarks/load_chat.py: +18 KB of server
+    memory and more CPU per turn, for as long as the chats went on)."""
+    starts = [i for i, m in enumerate(history) if m.role == "user"]
+    if len(starts) > turns:
+        del history[:starts[-turns] if turns > 0 else len(history)]
+
+
 class Agent:
     def __init__(self, provider: Provider, registry: ToolRegistry, max_steps: int = 8, *,
-                 max_output_tokens: int = 1024, temperature: float = 0.2, stream: bool = True):
+                 max_output_tokens: int = 1024, temperature: float = 0.2, stream: bool = True,
+                 conversation_turns: int = 20):
         self.provider = provider
+        self.conversation_turns = conversation_turns
         self.registry = registry
         self.max_steps = max_steps
         self.max_output_tokens = max_output_tokens
@@ -70,8 +85,10 @@ class Agent:
 
     async def run_turn(self, history: list[Message], user_message: Message, ctx: ToolContext,
                        provider: Provider | None = None) -> AsyncIterator[Event]:
-        """Run one user turn. `history` is extended in place with everything the turn adds.
+        """Run one user turn. `history` is extended in place with everything the turn adds, and its
+        oldest turns are dropped (in place) to keep the last `conversation_turns` (`keep_last_turns`).
         `provider` overrides the agent's own for this turn (the user's choice in the chat)."""
+        keep_last_turns(history, self.conversation_turns - 1)  # this turn is the last one
         started = time.perf_counter()
         ctx.turn_id = ctx.turn_id or uuid.uuid4().hex
         # the turn's id on every log line of the turn: tools, provider calls, threads (assistant/logs.py)

@@ -82,7 +82,7 @@ def build_services(settings: Settings, provider: Provider | None = None) -> Serv
         provider = budgeted(provider)
     agent = Agent(provider or providers.chain(settings), registry, settings.agent_max_steps,
                   max_output_tokens=settings.max_output_tokens, temperature=settings.temperature,
-                  stream=settings.provider_streaming)
+                  stream=settings.provider_streaming, conversation_turns=settings.conversation_turns)
     return Services(settings=settings, engine=engine, sessions=sessions, registry=registry,
                     providers=providers, agent=agent, budget=budget,
                     index=DocumentIndex(settings, chroma_url=settings.chroma_url))

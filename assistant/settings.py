@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         100, validation_alias=_env("DOCUMENT_MAX_DECOMPRESSED_MB", "document_max_decompressed_mb")
     )
     agent_max_steps: int = Field(8, validation_alias=_env("AGENT_MAX_STEPS", "agent_max_steps"))
+    # How many of a conversation's latest turns (a message and everything answering it) the model is
+    # given, and the chat keeps in memory; older ones stay in the saved history, shown but not re-sent.
+    conversation_turns: int = Field(20, ge=1, validation_alias=_env("CONVERSATION_TURNS", "conversation_turns"))
     chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL", "chroma_url"))
     review_below: float = Field(0.35, ge=0, le=1, validation_alias=_env("REVIEW_CONFIDENCE_BELOW", "review_below"))
     # Who reads a bill's fields: "auto" and "model" use the conversation's model provider when it is not

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from assistant.agent import Agent, ToolFinished, TurnFinished
+from assistant.agent import Agent, ToolFinished, TurnFinished, keep_last_turns
 from assistant.graph.models import Commitment
 from assistant.messages import Completion, Message, TextDelta, ToolCall
 from assistant.providers.base import ProviderError
@@ -128,3 +128,35 @@ async def test_a_turn_stopped_between_a_tool_call_and_its_result_leaves_no_call_
     results = [m.tool_call_id for m in history if m.role == "tool"]
     assert calls == ["a", "b"] and results == ["a", "b"]
     assert history[-1].is_error and "stopped" in history[-1].content
+
+
+async def test_the_model_is_given_the_last_turns_of_a_long_chat(services):
+    provider = Scripted([Completion(tool_calls=[ToolCall("v0", "list_vendors", {})]), Completion(text="answer 0")]
+                        + [Completion(text=f"answer {i}") for i in range(1, 6)])
+    agent = Agent(provider, services.registry, 8, conversation_turns=3)
+    user_id = await services.user_id("alice")
+    history: list[Message] = []
+    for i in range(6):
+        ctx = services.tool_context(user_id, today=date(2026, 11, 21))
+        [e async for e in agent.run_turn(history, Message("user", f"question {i}"), ctx)]
+    sent = provider.requests[-1]
+    assert [m.content for m in sent if m.role == "user"] == ["question 3", "question 4", "question 5"]
+    assert sent[0].role == "user" and len(sent) == 5  # three questions, two answers: nothing older
+    # the chat keeps no more than it sends (each open chat holds its history in memory)
+    assert [m.content for m in history] == ["question 3", "answer 3", "question 4", "answer 4",
+                                            "question 5", "answer 5"]
+
+
+def test_a_turn_is_dropped_whole_with_its_tool_calls_and_results():
+    call = ToolCall("c1", "list_vendors", {})
+    history = [Message("user", "old"), Message("assistant", "", [call]),
+               Message("tool", "[]", tool_call_id="c1"), Message("assistant", "none yet"),
+               Message("user", "new"), Message("assistant", "", [ToolCall("c2", "list_vendors", {})]),
+               Message("tool", "[]", tool_call_id="c2"), Message("assistant", "still none")]
+    kept = list(history)
+    keep_last_turns(kept, 2)
+    assert kept == history  # two turns: nothing to drop
+    keep_last_turns(kept, 1)
+    assert kept == history[4:]
+    keep_last_turns(kept, 0)  # room for the coming turn only
+    assert kept == []
