@@ -35,11 +35,11 @@ from assistant.providers.chain import label
 from assistant.providers.registry import UnpricedModel
 from assistant.service import build_services
 from assistant.settings import get_settings
-from assistant.web import routes
+from assistant.web import chat_memory, ordering, routes
 from assistant.web.history import HistoryDataLayer
 from assistant.web.storage import LocalStorage
 from assistant.web.transcript import footer, messages_from_steps, tool_metadata
-from assistant.web.views import AnswerViews
+from assistant.web.views import AnswerViews, warm_up
 
 settings = get_settings()
 logs.configure(settings.environment, settings.log_level)
@@ -58,6 +58,11 @@ chainlit.config.FILES_DIRECTORY = chainlit.server.FILES_DIRECTORY = uploads_dir
 # A sign-in lasts SESSION_TIMEOUT seconds: the token Chainlit issues at sign-in expires then (HTTP
 # routes and a new socket connection refuse it), and `_signed_out` below stops an open chat.
 chainlit.config.config.project.user_session_timeout = settings.session_timeout
+# Chainlit sleeps 1 ms, blocking every chat, in each message's and step's constructor: see ordering.py.
+ordering.install()
+# Chainlit keeps every message of every chat in memory, for good: an open chat's latest turns only, and
+# nothing once its session is deleted (chat_memory.py).
+chat_memory.install(settings.conversation_turns)
 
 TOOL_LABELS = {"add_bill": "Filing the bill", "find_bills": "Looking up bills",
                "mark_paid": "Marking paid", "list_vendors": "Listing vendors",
@@ -78,6 +83,7 @@ def _data_layer() -> HistoryDataLayer:
 @cl.on_app_startup
 async def _startup() -> None:
     await services.seed_users()
+    await asyncio.to_thread(warm_up)  # the charts' library, loaded before the first chat needs it
     log.info("app ready", extra={"provider": services.provider.name,
                                  "database": services.engine.dialect.name})
 

@@ -1,0 +1,85 @@
+"""What Chainlit keeps in memory of each chat: the latest turns of an open chat, nothing of a closed one.
+
+Chainlit 2.12 keeps every message sent or received in each session (`chainlit.chat_context`), with its
+elements (the tables' data frames, the charts' figures), so that editing a message can take the later
+ones off the screen. It never lets go: not as a chat grows, and not when the session ends (the
+`chat_contexts` dict is keyed by session id and nothing removes the key). Under load
+(benchmarks/load_chat.py, 50 chats) that was most of the server's memory growth (~10 KB per turn),
+and on a server that runs for months it is every chat since the last restart.
+
+`install(turns)`:
+- an open chat keeps its messages from its `turns`-th latest user message on (`CONVERSATION_TURNS`, the
+  same turns the model is given: `agent.keep_last_turns`). Editing an older message is then answered
+  with a message saying so (Chainlit's own handler would run the turn without a message and fail);
+- a session's messages are dropped when Chainlit deletes the session (after the socket closed and the
+  reconnection grace period passed).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+from chainlit.session import WebsocketSession
+
+# By module path: the package's own `chainlit.chat_context` attribute is the `ChatContext` instance.
+_module = importlib.import_module("chainlit.chat_context")
+
+
+def _trim(messages: list, turns: int) -> None:
+    starts = [i for i, m in enumerate(messages) if getattr(m, "type", None) == "user_message"]
+    if len(starts) > turns:
+        del messages[:starts[-turns]]
+
+
+_turns = 20
+
+
+def install(turns: int) -> None:
+    global _turns
+    _turns = turns
+    cls = _module.ChatContext
+    if getattr(cls.add, "_bounded", False):
+        return
+    original_add, original_delete = cls.add, WebsocketSession.delete
+
+    @functools.wraps(original_add)
+    def add(self, message):
+        result = original_add(self, message)
+        from chainlit.context import context
+
+        if context.session is not None:
+            messages = _module.chat_contexts.get(context.session.id)
+            if messages is not None:
+                _trim(messages, _turns)
+        return result
+
+    @functools.wraps(original_delete)
+    async def delete(self):
+        _module.chat_contexts.pop(self.id, None)
+        await original_delete(self)
+
+    add._bounded = True  # type: ignore[attr-defined]
+    cls.add = add
+    WebsocketSession.delete = delete
+    _guard_edits()
+
+
+def _guard_edits() -> None:
+    socket = importlib.import_module("chainlit.socket")
+    original = socket.edit_message
+
+    async def edit_message(sid, payload):
+        session = WebsocketSession.require(sid)
+        context = socket.init_ws_context(session)
+        wanted = ((payload or {}).get("message") or {}).get("id")
+        if any(m.id == wanted for m in _module.chat_contexts.get(session.id, [])):
+            return await original(sid, payload)
+        await context.emitter.task_start()
+        try:
+            await socket.Message(content=f"I only keep the last {_turns} turns of an open chat, so I can't redo "
+                                         "that older message here. Please send it again as a new message.").send()
+        finally:
+            await context.emitter.task_end()
+
+    socket.sio.on("edit_message", edit_message)
