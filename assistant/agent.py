@@ -55,15 +55,15 @@ class TurnFinished:
 Event = TextDelta | ToolStarted | ToolFinished | TurnFinished
 
 
-def keep_last_turns(history: list[Message], turns: int) -> None:
-    """Drop (in place) all but the last `turns` turns of `history`; a turn starts at a user message and
-    holds everything that answers it (tool calls with their results stay together).
+def keep_last_turns(history: list, turns: int, starts_turn=lambda m: m.role == "user") -> None:
+    """Drop (in place) all but the last `turns` turns of `history`; a turn starts at a user message
+    (`starts_turn`) and holds everything that answers it (tool calls with their results stay together).
+    Also used on Chainlit's own copy of a chat (web/chat_memory.py).
 
     Without a window every turn re-sent the whole conversation: a long chat's requests grew without
     bound (cost, the per-request limit, the model's context), and so did the memory each open chat
-    holds and the work the offline provider does to read it (benchmarks/load_chat.py: +18 KB of server
-    memory and more CPU per turn, for as long as the chats went on)."""
-    starts = [i for i, m in enumerate(history) if m.role == "user"]
+    holds and the work the offline provider does to read it."""
+    starts = [i for i, m in enumerate(history) if starts_turn(m)]
     if len(starts) > turns:
         del history[:starts[-turns] if turns > 0 else len(history)]
 

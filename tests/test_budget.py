@@ -254,8 +254,8 @@ async def test_offline_is_free_never_refused_and_recorded(tmp_path, database_url
 
 
 async def test_only_a_priced_call_counts_its_tokens_first(tmp_path, database_url, fake, monkeypatch):
-    # Counting a long conversation's tokens is ~10 ms of CPU: a free model's reservation is zero
-    # whatever the count, so the count is skipped there (and made for a priced model's reservation).
+    # A free model's reservation is zero whatever the count, so the count (tiktoken, CPU on every
+    # call) is skipped there, and made for a priced model's reservation.
     import assistant.budget.guard as guard
 
     counted = []

@@ -146,8 +146,8 @@ def test_embeddings_are_unit_vectors_independent_of_batch_padding() -> None:
 
 
 def test_embedding_runs_on_one_thread_that_does_not_spin() -> None:
-    # ONNX Runtime's default (a spinning thread per core) took the server's event loop's core for each
-    # pasted bill (benchmarks/load_chat.py).
+    # ONNX Runtime's default (a spinning thread per core) competes with the server's event loop for
+    # both cores on each pasted bill.
     options = LocalMiniLM()._session.get_session_options()
     assert options.intra_op_num_threads == options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

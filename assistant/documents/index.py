@@ -102,9 +102,8 @@ def _load(model_path: Path, tokenizer_path: Path, model_sha256: str, tokenizer_s
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     # One thread, no spin-waiting: by default ONNX Runtime runs a model on a pool of one thread per
-    # core that spins between operators, and in the server that pool took CPU from the event loop
-    # (every chat's turn) for each pasted bill (benchmarks/load_chat.py). Embedding a bill's few
-    # chunks on one thread is fast enough, and leaves the other core to the rest.
+    # core that spins between operators, so each pasted bill competed for both cores with the event
+    # loop (every chat's turn). Embedding a bill's few chunks on one thread leaves a core to the rest.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -4,8 +4,9 @@ Chainlit 2.12 keeps every message sent or received in each session (`chainlit.ch
 elements (the tables' data frames, the charts' figures), so that editing a message can take the later
 ones off the screen. It never lets go: not as a chat grows, and not when the session ends (the
 `chat_contexts` dict is keyed by session id and nothing removes the key). Under load
-(benchmarks/load_chat.py, 50 chats) that was most of the server's memory growth (~10 KB per turn),
-and on a server that runs for months it is every chat since the last restart.
+(benchmarks/load_chat.py, 50 chats) the server's live pandas data frames grew by ~140 every 25 s, each
+held by a table element of a message in that store; on a server that runs for months it is every chat
+since the last restart.
 
 `install(turns)`:
 - an open chat keeps its messages from its `turns`-th latest user message on (`CONVERSATION_TURNS`, the
@@ -20,16 +21,13 @@ from __future__ import annotations
 import functools
 import importlib
 
+from chainlit.context import context
 from chainlit.session import WebsocketSession
+
+from assistant.agent import keep_last_turns
 
 # By module path: the package's own `chainlit.chat_context` attribute is the `ChatContext` instance.
 _module = importlib.import_module("chainlit.chat_context")
-
-
-def _trim(messages: list, turns: int) -> None:
-    starts = [i for i, m in enumerate(messages) if getattr(m, "type", None) == "user_message"]
-    if len(starts) > turns:
-        del messages[:starts[-turns]]
 
 
 _turns = 20
@@ -46,12 +44,9 @@ def install(turns: int) -> None:
     @functools.wraps(original_add)
     def add(self, message):
         result = original_add(self, message)
-        from chainlit.context import context
-
-        if context.session is not None:
-            messages = _module.chat_contexts.get(context.session.id)
-            if messages is not None:
-                _trim(messages, _turns)
+        messages = _module.chat_contexts.get(context.session.id) if context.session is not None else None
+        if messages is not None:
+            keep_last_turns(messages, _turns, lambda m: m.type == "user_message")
         return result
 
     @functools.wraps(original_delete)

@@ -96,7 +96,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         turn goes ahead anyway (a write is never dropped for waiting: see `_execute`)."""
         if self._queued <= self.backlog:
             # (Not a `wait_for` that returns at once: its cancelled 60 s timer stayed in the event loop
-            # until due, holding the turn's context, ~1,300 of them under load: tens of MB.)
+            # until due, holding the turn's context: a minute of turns' contexts kept alive under load.)
             return
 
         async def eased() -> None:

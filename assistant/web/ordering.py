@@ -3,8 +3,8 @@
 Chainlit 2.12 calls `time.sleep(0.001)` at the start of every `Message` and `Step` constructor, so that
 two made one after the other get different `created_at` stamps (a thread's history is ordered by
 them). That sleep blocks the event loop, i.e. every chat on the server: a turn makes five to ten
-messages and steps, and under load (benchmarks/load_chat.py, 50 chats) the sleeps were ~15% of the
-event loop's time, during which nothing else ran.
+messages and steps, and under load (benchmarks/load_chat.py, 50 chats) the sleeps were ~13% of the
+event loop's profile samples, during which nothing else ran.
 
 `install()` takes the sleep out of those two modules and gives them a clock that never repeats or goes
 back within the process instead: each stamp is at least one microsecond after the previous one, and

@@ -421,8 +421,8 @@ class AnswerViews:
 
 def warm_up() -> None:
     """Draw one chart, so plotly loads its validators and templates now: the first chart costs ~17 MB
-    and ~0.3 s once per process. At start-up that is part of the server's baseline, instead of a step
-    in its memory and a slow answer in the middle of someone's chat (benchmarks/load_chat.py)."""
+    once per process. At start-up that is part of the server's baseline, instead of a step in its
+    memory in the middle of the day (it was the ~20 MB step every run of benchmarks/load_chat.py showed)."""
     fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
     _layout(fig, "warm-up", 300)
     _money_axis(fig, ["USD"], "y")

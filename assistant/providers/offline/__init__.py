@@ -21,9 +21,8 @@ class OfflineProvider:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Completion]:
         completion = self.complete(request)
-        # By paragraph, not by word: the whole answer is known at once, and each piece is a message to
-        # the browser (a 60-word answer sent word by word was 60 socket writes; under load those writes
-        # were an eighth of the server's CPU: benchmarks/load_chat.py).
+        # By paragraph, not by word: the whole answer is known at once, and each piece is a socket
+        # message to the browser (a 60-word answer sent word by word was 60 of them).
         for piece in re.findall(r"(?s).+?(?:\n\s*\n|\Z)", completion.text):
             yield TextDelta(piece)
         yield completion
