@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # the offline one (its values checked against the text, its cost through the budget), "offline"
     # always the rules. See assistant/documents/model_extract.py.
     extractor: Literal["auto", "model", "offline"] = Field("auto", validation_alias=_env("EXTRACTOR", "extractor"))
+    # Every this many seconds the server gives the memory it has freed back to the operating system
+    # (glibc's malloc keeps it otherwise): assistant/web/heap.py. 0: never.
+    heap_trim_interval: float = Field(10, ge=0, validation_alias=_env("HEAP_TRIM_INTERVAL", "heap_trim_interval"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
     default_currency: str = Field(
         "USD", validation_alias=_env("ASSISTANT_DEFAULT_CURRENCY", "default_currency")
