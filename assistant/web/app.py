@@ -35,7 +35,7 @@ from assistant.providers.chain import label
 from assistant.providers.registry import UnpricedModel
 from assistant.service import build_services
 from assistant.settings import get_settings
-from assistant.web import chat_memory, ordering, routes
+from assistant.web import chat_memory, heap, ordering, routes
 from assistant.web.history import HistoryDataLayer
 from assistant.web.storage import LocalStorage
 from assistant.web.transcript import footer, messages_from_steps, tool_metadata
@@ -84,12 +84,16 @@ def _data_layer() -> HistoryDataLayer:
 async def _startup() -> None:
     await services.seed_users()
     await asyncio.to_thread(warm_up)  # the charts' library, loaded before the first chat needs it
+    # freed memory back to the OS every HEAP_TRIM_INTERVAL s (glibc keeps it otherwise): heap.py
+    _background.add(asyncio.create_task(heap.trim_periodically(settings.heap_trim_interval)))
     log.info("app ready", extra={"provider": services.provider.name,
                                  "database": services.engine.dialect.name})
 
 
 @cl.on_app_shutdown
 async def _shutdown() -> None:
+    for task in _background:
+        task.cancel()
     await services.close()
 
 
@@ -378,6 +382,7 @@ async def _on_message(message: cl.Message) -> None:
                                          + footer(event.provider, event.model, event.cost, event.notices))
                 reply.elements = elements
                 await reply.send()
+                chat_memory.lighten(elements)  # the open chat keeps the message, not its data frames
                 for result in reviews:
                     await _send_review(result, attachments)
                 for result in confirmations:

@@ -58,6 +58,11 @@ async def test_grid_chart_and_card_are_sent_kept_and_shown_again(model_server: L
             for element in turn.elements:
                 assert element["forId"] == reply["id"] and element["display"] == "inline"
                 sent[element["id"]] = element
+        # what the open chat's browser fetches: the session's copy (the server has let go of the data
+        # frames and figures by now: chat_memory.lighten)
+        for element in sent.values():
+            got = await chat.http.get(f"/project/file/{element['chainlitKey']}", params={"session_id": chat.session_id})
+            assert got.status_code == 200 and json.loads(got.text), element
         owed = turn.text
         thread_id = chat.thread_id
     assert "Originals:" not in owed  # the vendor question lists no bills; the links come with bill lists

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import chainlit as cl
 from chainlit.context import init_ws_context
 from chainlit.message import Message
 from chainlit.session import WebsocketSession
@@ -37,6 +38,21 @@ async def test_a_session_keeps_its_latest_turns_and_nothing_once_deleted():
         assert session.id not in chat_context.chat_contexts
     finally:
         chat_memory.install(20)
+
+
+def test_sent_elements_let_go_of_their_data_frames_and_figures_but_keep_what_is_shown():
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    table = cl.Dataframe(name="bills", data=pd.DataFrame({"Vendor": ["Pacific Power"], "Amount": ["$1.00"]}),
+                         thread_id="t")
+    chart = cl.Plotly(name="spending", figure=go.Figure(go.Bar(x=["Nov"], y=[1])), thread_id="t")
+    card = cl.CustomElement(name="VendorCard", props={"name": "Pacific Power"}, thread_id="t")
+    shown = [e.content for e in (table, chart)]
+    chat_memory.lighten([table, chart, card])
+    assert table.data is None and chart.figure is None
+    assert [e.content for e in (table, chart)] == shown and "Pacific Power" in table.content
+    assert card.props == {"name": "Pacific Power"}
 
 
 def _asked(turn) -> str:
