@@ -190,15 +190,24 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
 
-    def summary(self, start: float, warm: float, end: float) -> dict[str, Any]:
+    def summary(self, start: float, warm: float, end: float, span: float = 10.0) -> dict[str, Any]:
         """Memory before the load (`start`), after warm-up (`warm`), at its peak and when the load
         ended (`end`); the trend is a least-squares slope over the samples from warm-up to the end,
-        in MB per minute, and `series` one sample every ~5 s of the run."""
+        in MB per minute, and `series` one sample every ~5 s of the run.
+
+        "After warm-up" and "end" are the mean of the samples over `span` s (the first `span` s after
+        warm-up, the last `span` s of the load), not one sample: the server gives freed memory back to
+        the OS every HEAP_TRIM_INTERVAL (10) s, so its RSS is a saw-tooth a few MB high, and one sample
+        said more about where in a tooth it fell than about the level."""
         mb = 1024 * 1024
 
         def at(t: float) -> float:
             before = [rss for ts, rss in self.samples if ts <= t]
             return (before[-1] if before else self.samples[0][1]) / mb
+
+        def mean(t0: float, t1: float) -> float:
+            inside = [rss for ts, rss in self.samples if t0 <= ts <= t1]
+            return sum(inside) / len(inside) / mb if inside else at(t1)
 
         run = [(ts, rss / mb) for ts, rss in self.samples if start <= ts <= end]
         steady = [(ts, v) for ts, v in run if ts >= warm]
@@ -213,7 +222,7 @@ class MemorySampler:
             if ts >= next_t:
                 series.append([round(ts - start), round(v, 1)])
                 next_t = ts + 5
-        start_mb, warm_mb, end_mb = at(start), at(warm), at(end)
+        start_mb, warm_mb, end_mb = at(start), mean(warm, min(warm + span, end)), mean(max(end - span, warm), end)
         return {"start_mb": round(start_mb, 1), "after_warmup_mb": round(warm_mb, 1),
                 "peak_mb": round(max((v for _, v in run), default=start_mb), 1), "end_mb": round(end_mb, 1),
                 "growth_after_warmup_mb": round(end_mb - warm_mb, 1),

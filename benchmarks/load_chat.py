@@ -13,10 +13,14 @@ Each session is one browser tab (tests/web/chat_client.py `ChatClient`): it sign
 user, pastes a bill (tests/factories.py `bill_text`, varied vendor, amount, due date) as its first
 message, then keeps talking: ~30% more pasted bills, the rest questions the offline provider answers
 with a tool (benchmarks/_load_support.py `QUESTIONS`). After each reply it waits `--pause` s (0: the
-next message right away, i.e. saturation). The load runs `--warmup` s (default 10: the sessions start
-one after another over it, the server imports its document readers and fills its pool), then the
-measured `--duration` s: latency is that of the turns started in the measured window, throughput the
-turns that ended in it per second; the warm-up's are printed apart. Errors and history cover every turn.
+next message right away, i.e. saturation). The sessions start one after another over `--ramp` s
+(default 10). The warm-up lasts until every session has sent `--window-turns` messages (default 20,
+the server's CONVERSATION_TURNS) and at least `--warmup` s (default 10), at most `--warmup-max` s: a
+new chat keeps its latest CONVERSATION_TURNS turns in the server's memory, so until the chats have
+that many, the server grows by design (by ~15 MB for 50 chats; bounded, printed as the warm-up's
+growth). Then the measured `--duration` s: latency is that of the turns started in the measured
+window, throughput the turns that ended in it per second; the warm-up's are printed apart. Errors
+and history cover every turn.
 Also printed: the server's CPU per turn, PostgreSQL transactions per turn, and the server log's
 history errors and push-back (writes waiting for a connection, turns waiting for history).
 
@@ -31,8 +35,9 @@ with its output if the client saw one; every session's thread a row of `threads`
 every element a row of `elements`. Background writes are given time to land (polled until complete
 or stable, bounded). Missing ids are listed.
 
-Memory: the server's RSS every second (start of the load, after `--warmup` s, peak, end; the trend
-after warm-up in MB/min). "Flat" means the end is within max(10 MB, 5%) of the post-warm-up level.
+Memory: the server's RSS every second (start of the load, after the warm-up, peak, end; the trend
+after warm-up in MB/min). "Flat" means the end is within max(10 MB, 5%) of the post-warm-up level,
+both averaged over 10 s (the server trims its heap every 10 s: _load_support.py `MemorySampler`).
 The machine may be shared: the load average is printed with the figures.
 """
 
@@ -119,13 +124,43 @@ async def open_session(i: int, url: str, timeout: float) -> ChatClient:
     return chat
 
 
-async def talk(i: int, chat: ChatClient, args, t0: float, deadline: float, results: list[TurnResult]) -> None:
+class Window:
+    """When the warm-up ends (every session sent `--window-turns` messages, after `--warmup` s, or at
+    `--warmup-max` s) and so the measured window: `start`/`end` are None until then."""
+
+    def __init__(self, t0: float, args, sessions: int):
+        self.t0, self.args, self.sessions = t0, args, sessions
+        self.sent: dict[int, int] = defaultdict(int)
+        self.start: float | None = None
+        self.end: float | None = None
+        self.began = asyncio.Event()
+
+    def over(self) -> bool:
+        return self.end is not None and time.monotonic() >= self.end
+
+    def turn_sent(self, i: int) -> None:
+        self.sent[i] += 1
+
+    async def watch(self) -> None:
+        minimum, maximum = self.t0 + self.args.warmup, self.t0 + max(self.args.warmup, self.args.warmup_max)
+        while time.monotonic() < maximum:
+            full = len(self.sent) >= self.sessions and min(self.sent.values()) >= self.args.window_turns
+            if full and time.monotonic() >= minimum:
+                break
+            await asyncio.sleep(0.1)
+        self.start = time.monotonic()
+        self.end = self.start + self.args.duration
+        self.began.set()
+
+
+async def talk(i: int, chat: ChatClient, args, t0: float, window: Window, results: list[TurnResult]) -> None:
     rng = random.Random(args.seed * 1000 + i)
     speaker = Talk(rng, paste_share=args.paste_share)
-    # Ramp-up: the sessions start one after another over the warm-up, not all in the same instant
-    # (50 first messages at once, each filing a bill, is a thundering herd no household makes).
-    await asyncio.sleep((i - 1) * args.warmup / args.sessions)
-    while time.monotonic() < deadline:
+    # Ramp-up: the sessions start one after another, not all in the same instant (50 first messages
+    # at once, each filing a bill, is a thundering herd no household makes).
+    await asyncio.sleep((i - 1) * args.ramp / args.sessions)
+    while not window.over():
+        window.turn_sent(i)
         kind, text = speaker.next()
         started = time.monotonic()
         try:
@@ -169,7 +204,7 @@ def latency_figures(latencies: list[float]) -> dict[str, float | None]:
 
 
 async def drive(url: str, database_url: str | None, pid: int | None, args) -> dict[str, Any]:
-    """Sign everyone in, run `--warmup` s of load and then the measured `--duration` s, count history.
+    """Sign everyone in, run the warm-up and then the measured `--duration` s, count history.
 
     Latency and throughput are those of the measured window; the warm-up's turns (the sessions'
     first, while they ramp up) are reported apart. Errors and history cover every turn."""
@@ -182,11 +217,12 @@ async def drive(url: str, database_url: str | None, pid: int | None, args) -> di
 
     results: list[TurnResult] = []
     t0 = time.monotonic()
-    window_start, window_end = t0 + args.warmup, t0 + args.warmup + args.duration
+    window = Window(t0, args, len(chats))
+    watcher = asyncio.create_task(window.watch())
     cpu_at: dict[str, float] = {}
 
     async def cpu_at_window_start() -> None:
-        await asyncio.sleep(args.warmup)
+        await window.began.wait()
         cpu_at["client"] = sum(me.cpu_times()[:2])
         if sampler:
             cpu_at["start"] = sampler.cpu_seconds()
@@ -195,9 +231,12 @@ async def drive(url: str, database_url: str | None, pid: int | None, args) -> di
 
     me = psutil.Process()
     cpu_task = asyncio.create_task(cpu_at_window_start())
-    await asyncio.gather(*(talk(i, chat, args, t0, window_end, results) for i, chat in chats.items()))
+    await asyncio.gather(*(talk(i, chat, args, t0, window, results) for i, chat in chats.items()))
     t_end = time.monotonic()
+    await watcher
     await cpu_task
+    window_start, window_end = window.start, window.end
+    warmup = window_start - t0
     cpu = sampler.cpu_seconds() - cpu_at["start"] if sampler else None
     client_cpu = sum(me.cpu_times()[:2]) - cpu_at["client"]
     xacts = await transactions(database_url) - cpu_at["xacts"] if database_url else None
@@ -205,8 +244,8 @@ async def drive(url: str, database_url: str | None, pid: int | None, args) -> di
     for chat in chats.values():
         await chat.close()
 
-    measured = [r for r in results if r.started >= args.warmup]
-    warm = [r for r in results if r.started < args.warmup]
+    measured = [r for r in results if r.started >= warmup]
+    warm = [r for r in results if r.started < warmup]
     ended = [r for r in measured if r.latency is not None]
     # Throughput: turns that ended within the measured window, whenever they started (with a long
     # latency, few turns start and end inside it).
@@ -216,11 +255,11 @@ async def drive(url: str, database_url: str | None, pid: int | None, args) -> di
     by_kind: dict[str, list[float]] = defaultdict(list)
     for r in ended:
         by_kind["paste" if r.kind == "paste" else "question"].append(r.latency * 1000)
-    window = t_end - window_start
+    measured_s = t_end - window_start
 
     report: dict[str, Any] = {
         "sessions": args.sessions, "connected": len(chats), "duration_s": args.duration, "pause_s": args.pause,
-        "warmup_s": args.warmup, "measured_s": round(window, 1),
+        "warmup_s": round(warmup, 1), "measured_s": round(measured_s, 1),
         "turns": len(measured), "turns_by_kind": {k: len(v) for k, v in by_kind.items()},
         "throughput_turns_per_s": round(len(done_in_window) / args.duration, 2),
         "turns_ended_in_window": len(done_in_window),
@@ -235,7 +274,7 @@ async def drive(url: str, database_url: str | None, pid: int | None, args) -> di
                             "connect": len(connect_errors)},
         "error_examples": [r.error for r in errors[:5]] + connect_errors[:3],
         "tool_steps_marked_error": sum(r.tool_errors for r in results),
-        "client_cpu_cores": round(client_cpu / window, 2),
+        "client_cpu_cores": round(client_cpu / measured_s, 2),
         "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in load_end]},
     }
     # Per turn: over the turns that ended from the window's start to the last one's end.
@@ -243,7 +282,7 @@ async def drive(url: str, database_url: str | None, pid: int | None, args) -> di
     if xacts is not None and finished:
         report["db_transactions_per_turn"] = round(xacts / len(finished), 1)
     if sampler:
-        report["server_cpu"] = {"seconds": round(cpu, 1), "cores": round(cpu / window, 2),
+        report["server_cpu"] = {"seconds": round(cpu, 1), "cores": round(cpu / measured_s, 2),
                                 "ms_per_turn": round(1000 * cpu / len(finished), 1) if finished else None}
 
     if database_url:
@@ -383,7 +422,12 @@ async def main() -> int:
     parser.add_argument("--chroma-server", action="store_true",
                         help="index documents in a `chroma run` server (as deployed) instead of embedded Chroma")
     parser.add_argument("--turn-timeout", type=float, default=30)
-    parser.add_argument("--warmup", type=float, default=10, help="seconds before memory should be flat")
+    parser.add_argument("--ramp", type=float, default=10, help="seconds over which the sessions start")
+    parser.add_argument("--warmup", type=float, default=10, help="at least this many seconds of warm-up")
+    parser.add_argument("--window-turns", type=int, default=int(os.environ.get("CONVERSATION_TURNS", 20)),
+                        help="warm up until every session has sent this many messages (its chat window is "
+                             "full: CONVERSATION_TURNS); 0: just --warmup s")
+    parser.add_argument("--warmup-max", type=float, default=120, help="at most this many seconds of warm-up")
     parser.add_argument("--settle", type=float, default=60, help="at most this long for history writes to land")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the server's data dir and log")
