@@ -53,8 +53,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
     SQLAlchemy's `pool_pre_ping` checks every time, with three round trips on asyncpg (BEGIN, a query,
     ROLLBACK); a turn borrows a connection ~20 times (its queries, its chat history), and under load
     (benchmarks/load_chat.py) checking only idle ones took the database transactions per turn from 22.5
-    to 11.5. A connection lent again within a second
-    was working a second ago. One that sat idle through a database restart is found dead here and
+    to 11.5. A connection lent again within a second was working a second ago. One that sat idle through a database restart is found dead here and
     replaced (raising `DisconnectionError` makes the pool discard it and take another). A restart
     shorter than `IDLE_PING_S` can still hand a turn a dead connection: that turn says the database
     was unreachable (`DatabaseUnavailable`), SQLAlchemy discards every connection older than the

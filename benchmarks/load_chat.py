@@ -206,8 +206,8 @@ def latency_figures(latencies: list[float]) -> dict[str, float | None]:
 async def drive(url: str, database_url: str | None, pid: int | None, args) -> dict[str, Any]:
     """Sign everyone in, run the warm-up and then the measured `--duration` s, count history.
 
-    Latency and throughput are those of the measured window; the warm-up's turns (the sessions'
-    first, while they ramp up) are reported apart. Errors and history cover every turn."""
+    Latency and throughput are those of the measured window; the warm-up's turns (while the sessions
+    ramp up and fill their chat windows) are reported apart. Errors and history cover every turn."""
     load_start = os.getloadavg()
     sampler = MemorySampler(pid).start() if pid else None
     opened = await asyncio.gather(*(open_session(i, url, args.turn_timeout) for i in range(1, args.sessions + 1)),

@@ -85,7 +85,7 @@ async def _startup() -> None:
     await services.seed_users()
     await asyncio.to_thread(warm_up)  # the charts' library, loaded before the first chat needs it
     # freed memory back to the OS every HEAP_TRIM_INTERVAL s (glibc keeps it otherwise): heap.py
-    _background.add(asyncio.create_task(heap.trim_periodically(settings.heap_trim_interval)))
+    _in_background(heap.trim_periodically(settings.heap_trim_interval))
     log.info("app ready", extra={"provider": services.provider.name,
                                  "database": services.engine.dialect.name})
 
@@ -145,12 +145,16 @@ def _catch_up_index() -> None:
     """In the background: index this user's bills filed while the search index was down."""
     user = cl.context.session.user
     if user is not None and services.index is not None:
-        task = asyncio.create_task(index_pending(services.index, services.sessions, user.id))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        _in_background(index_pending(services.index, services.sessions, user.id))
 
 
-_background: set[asyncio.Task] = set()
+_background: set[asyncio.Task] = set()  # held until done (the loop keeps only weak references); cancelled at shutdown
+
+
+def _in_background(coro) -> None:
+    task = asyncio.create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def _remember_sign_in_expiry() -> None:

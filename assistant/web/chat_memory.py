@@ -56,7 +56,7 @@ def install(turns: int) -> None:
         result = original_add(self, message)
         messages = _module.chat_contexts.get(context.session.id) if context.session is not None else None
         if messages is not None:
-            keep_last_turns(messages, _turns, lambda m: m.type == "user_message")
+            keep_last_turns(messages, _turns, _starts_turn)
         return result
 
     @functools.wraps(original_delete)
@@ -68,6 +68,10 @@ def install(turns: int) -> None:
     cls.add = add
     WebsocketSession.delete = delete
     _guard_edits()
+
+
+def _starts_turn(message) -> bool:
+    return message.type == "user_message"
 
 
 def lighten(elements: list[cl.Element]) -> None:

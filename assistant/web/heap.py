@@ -4,9 +4,9 @@ glibc's `malloc` keeps freed memory for reuse instead of returning it, unless th
 at the very top of a heap. A server that files documents, renders charts and answers many chats
 frees memory all over its heaps, so its resident size climbs under load although it holds no more
 objects: measured under `benchmarks/load_chat.py` (50 chats, Chroma server), the resident size grew
-8.5 MB in a minute while `malloc`'s in-use bytes (`mallinfo2`) grew 0.7 MB and Python's allocated
-blocks by ~1,500. After 5 minutes one `malloc_trim(0)` gave back 84 MB (502 -> 418 MB): the free
-space inside the heaps. With this trim every 10 s the same run grew 1.4 MB a minute after warm-up.
+8.3 MiB in a minute while `malloc`'s in-use bytes (`mallinfo2`) grew 0.7 MiB and Python's allocated
+blocks by ~1,500. After 5 minutes one `malloc_trim(0)` gave back 82 MiB (490 -> 409 MiB): the free
+space inside the heaps. With this trim every 10 s the same run grew 1.4 MiB a minute after warm-up.
 
 `malloc_trim(0)` releases the free pages anywhere in every heap (glibc >= 2.8). `trim_periodically`
 calls it every `interval` seconds in a worker thread (it takes each heap's lock in turn, so other
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import time
 from collections.abc import Callable
@@ -30,10 +29,8 @@ log = logging.getLogger(__name__)
 
 def malloc_trim() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim  # the symbols already loaded into this process: its C library
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
